@@ -1,0 +1,117 @@
+//! Errors of the registration use cases.
+//!
+//! Error policy for the whole server: `authz-domain` returns [`RegistrationError`], whose variants
+//! map one to one onto the OAuth error codes of RFC 7591 §3.2.2, RFC 7592 and RFC 6750 §3.1.
+//! Messages of the client-facing variants name the field and what is accepted; they never contain
+//! a secret, a token or a storage message. Storage and randomness failures carry their cause for
+//! the server's log only; the HTTP layer shows a generic message for them.
+
+use crate::credentials::CredentialError;
+
+/// The OAuth error code a refusal is reported with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// RFC 6749 `invalid_request`: the request itself is malformed.
+    InvalidRequest,
+    /// RFC 7591 `invalid_redirect_uri`.
+    InvalidRedirectUri,
+    /// RFC 7591 `invalid_client_metadata`.
+    InvalidClientMetadata,
+    /// RFC 7591 `invalid_software_statement`.
+    InvalidSoftwareStatement,
+    /// RFC 7591 `unapproved_software_statement`.
+    UnapprovedSoftwareStatement,
+    /// RFC 6750 `invalid_token`.
+    InvalidToken,
+    /// RFC 6749 `access_denied`.
+    AccessDenied,
+    /// `server_error`: something on our side failed.
+    ServerError,
+    /// `temporarily_unavailable`: the database is out of reach; retrying may help.
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    /// The code as it appears in the `error` member of a response body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
+            Self::InvalidToken => "invalid_token",
+            Self::AccessDenied => "access_denied",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+/// Why a storage operation failed, as the domain's ports report it.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// The database could not be reached or timed out; nothing was written.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A unique value (such as a client id) already exists; nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Any other storage failure; nothing was written.
+    #[error("storage failure: {0}")]
+    Other(String),
+}
+
+/// Why a registration request (or a management request) was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    /// The request is malformed (not a JSON object, forbidden members, …).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A problem with `redirect_uris`.
+    #[error("{0}")]
+    InvalidRedirectUri(String),
+    /// A problem with any other metadata field.
+    #[error("{0}")]
+    InvalidClientMetadata(String),
+    /// The software statement is malformed, badly signed or expired.
+    #[error("{0}")]
+    InvalidSoftwareStatement(String),
+    /// The software statement comes from an issuer that is not trusted.
+    #[error("{0}")]
+    UnapprovedSoftwareStatement(String),
+    /// Storage failed; nothing was written.
+    #[error(transparent)]
+    Storage(#[from] RepositoryError),
+    /// Credentials could not be generated.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+}
+
+impl RegistrationError {
+    /// The OAuth error code for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Self::InvalidRedirectUri(_) => ErrorCode::InvalidRedirectUri,
+            Self::InvalidClientMetadata(_) => ErrorCode::InvalidClientMetadata,
+            Self::InvalidSoftwareStatement(_) => ErrorCode::InvalidSoftwareStatement,
+            Self::UnapprovedSoftwareStatement(_) => ErrorCode::UnapprovedSoftwareStatement,
+            Self::Storage(RepositoryError::Unavailable(_)) => ErrorCode::TemporarilyUnavailable,
+            Self::Storage(_) | Self::Credentials(_) => ErrorCode::ServerError,
+        }
+    }
+
+    /// Whether the caller caused this error (and may see its message).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(self, Self::Storage(_) | Self::Credentials(_))
+    }
+
+    pub(crate) fn metadata(msg: impl Into<String>) -> Self {
+        Self::InvalidClientMetadata(msg.into())
+    }
+
+    pub(crate) fn redirect(msg: impl Into<String>) -> Self {
+        Self::InvalidRedirectUri(msg.into())
+    }
+}

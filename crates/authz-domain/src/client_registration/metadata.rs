@@ -1,0 +1,702 @@
+//! [`ClientMetadata`]: the registered metadata of a client (RFC 7591 §2), parsed from the raw
+//! request under a [`RegistrationPolicy`].
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::error::RegistrationError;
+use super::policy::RegistrationPolicy;
+use super::redirect_uri::{parse_web_uri, RedirectUri};
+use super::software_statement;
+use super::values::{
+    forbidden_grant_reason, is_email, is_language_tag, parse_text, truncate, ApplicationType,
+    CodeChallengeMethod, GrantType, ResponseType, Scope, TokenEndpointAuthMethod,
+};
+use crate::clock::{Clock, SystemClock};
+
+/// Human-readable fields that may carry language-tagged variants (RFC 7591 §2.2).
+pub const LOCALIZABLE_FIELDS: &[&str] = &[
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+];
+
+/// JWT claims of a software statement that are not client metadata.
+const JWT_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// The metadata of one client, with every default applied. Valid by construction.
+///
+/// ```
+/// use authz_domain::client_registration::{ClientMetadata, RegistrationPolicy, TokenEndpointAuthMethod};
+/// let raw = serde_json::json!({
+///     "client_name": "Claude Code",
+///     "redirect_uris": ["http://localhost:53682/callback"],
+///     "grant_types": ["authorization_code", "refresh_token"],
+///     "response_types": ["code"],
+///     "token_endpoint_auth_method": "none"
+/// });
+/// let metadata = ClientMetadata::from_request(raw.as_object().unwrap(), &RegistrationPolicy::default())?;
+/// assert_eq!(metadata.token_endpoint_auth_method, TokenEndpointAuthMethod::None);
+/// assert_eq!(metadata.code_challenge_method.as_str(), "S256");
+/// # Ok::<(), authz_domain::client_registration::RegistrationError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// Redirect URIs, exactly as sent, duplicates collapsed, order kept.
+    #[serde(default)]
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Grant types, order kept.
+    pub grant_types: Vec<GrantType>,
+    /// Response types: `["code"]` exactly when `authorization_code` is registered.
+    #[serde(default)]
+    pub response_types: Vec<ResponseType>,
+    /// How the client authenticates at the token endpoint.
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// The PKCE method the client commits to (always `S256`).
+    pub code_challenge_method: CodeChallengeMethod,
+    /// The registered scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// Home page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// Logo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Terms of service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// Privacy policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// Language-tagged variants keyed exactly as sent (`"client_name#fr"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub localized: BTreeMap<String, String>,
+    /// E-mail addresses of people responsible for the client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// Where the client's JWK Set is published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The client's JWK Set, by value (public keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Identifier of the client software.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_id: Option<String>,
+    /// Version of the client software.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_version: Option<String>,
+    /// The verified software statement, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_statement: Option<String>,
+    /// OpenID Connect application type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<ApplicationType>,
+}
+
+impl ClientMetadata {
+    /// Parses the members of a registration request, applying defaults. Uses the system clock to
+    /// judge a software statement's expiry; see [`ClientMetadata::from_request_at`].
+    pub fn from_request(
+        raw: &Map<String, Value>,
+        policy: &RegistrationPolicy,
+    ) -> Result<Self, RegistrationError> {
+        Self::from_request_at(raw, policy, SystemClock.now())
+    }
+
+    /// Parses the members of a registration request at time `now` (Unix seconds).
+    ///
+    /// Unknown members are ignored; `null` means absent; the empty string for an optional text or
+    /// URI member means absent. The first problem found is returned, naming the field.
+    pub fn from_request_at(
+        raw: &Map<String, Value>,
+        policy: &RegistrationPolicy,
+        now: i64,
+    ) -> Result<Self, RegistrationError> {
+        let statement = match raw.get("software_statement") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+            Some(other) => {
+                return Err(RegistrationError::InvalidSoftwareStatement(format!(
+                    "software_statement: expected a signed JWT string, got {}",
+                    json_type(other)
+                )))
+            }
+        };
+        let members: Cow<'_, Map<String, Value>> = match statement {
+            Some(jwt) => {
+                let claims = software_statement::verify(jwt, &policy.software_statements, now)?;
+                let mut merged = raw.clone();
+                for (name, value) in claims {
+                    if !JWT_CLAIMS.contains(&name.as_str()) {
+                        merged.insert(name, value);
+                    }
+                }
+                Cow::Owned(merged)
+            }
+            None if policy.software_statements.required => {
+                return Err(RegistrationError::InvalidSoftwareStatement(
+                    "software_statement: this server only registers clients with a software statement from a trusted issuer".into(),
+                ))
+            }
+            None => Cow::Borrowed(raw),
+        };
+        let f = Members(&members);
+
+        let token_endpoint_auth_method = parse_auth_method(&f, policy)?;
+        let grant_types = parse_grant_types(&f, policy, token_endpoint_auth_method)?;
+        let response_types = parse_response_types(&f, &grant_types)?;
+        let redirect_uris = parse_redirect_uris(&f, policy, &grant_types)?;
+
+        let code_challenge_method = match f.string("code_challenge_method")? {
+            None | Some("S256") => CodeChallengeMethod::S256,
+            Some(other) => {
+                return Err(RegistrationError::metadata(format!(
+                    "code_challenge_method: {:?} is not supported; only \"S256\" is accepted (PKCE with S256 is required)",
+                    truncate(other, 40)
+                )))
+            }
+        };
+
+        let scope = parse_scope(&f, policy)?;
+
+        let max_uri = policy.redirect_uris.max_uri_length;
+        let client_name = f
+            .string("client_name")?
+            .map(|v| parse_text("client_name", v, policy.max_client_name_chars))
+            .transpose()?
+            .flatten();
+        let web_uri = |name: &str| -> Result<Option<String>, RegistrationError> {
+            match f.string(name)? {
+                None | Some("") => Ok(None),
+                Some(v) => parse_web_uri(v, max_uri, true)
+                    .map(Some)
+                    .map_err(|e| RegistrationError::metadata(format!("{name}: {e}"))),
+            }
+        };
+        let client_uri = web_uri("client_uri")?;
+        let logo_uri = web_uri("logo_uri")?;
+        let tos_uri = web_uri("tos_uri")?;
+        let policy_uri = web_uri("policy_uri")?;
+        let localized = parse_localized(&f, policy)?;
+
+        let contacts = parse_contacts(&f, policy)?;
+
+        let jwks_uri = match f.string("jwks_uri")? {
+            None | Some("") => None,
+            Some(v) => Some(
+                parse_web_uri(v, max_uri, false)
+                    .map_err(|e| RegistrationError::metadata(format!("jwks_uri: {e}")))?,
+            ),
+        };
+        let jwks = f.get("jwks").map(parse_jwks).transpose()?;
+        if jwks.is_some() && jwks_uri.is_some() {
+            return Err(RegistrationError::metadata(
+                "jwks and jwks_uri: send one or the other, not both (RFC 7591 §2)",
+            ));
+        }
+
+        let software_id = f
+            .string("software_id")?
+            .map(|v| parse_text("software_id", v, policy.max_text_chars))
+            .transpose()?
+            .flatten();
+        let software_version = f
+            .string("software_version")?
+            .map(|v| parse_text("software_version", v, policy.max_text_chars))
+            .transpose()?
+            .flatten();
+
+        let application_type = match f.string("application_type")? {
+            None | Some("") => None,
+            Some(v) => Some(ApplicationType::from_wire(v).ok_or_else(|| {
+                RegistrationError::metadata(format!(
+                    "application_type: {:?} is not supported; use \"web\" or \"native\"",
+                    truncate(v, 40)
+                ))
+            })?),
+        };
+
+        Ok(Self {
+            redirect_uris,
+            grant_types,
+            response_types,
+            token_endpoint_auth_method,
+            code_challenge_method,
+            scope,
+            client_name,
+            client_uri,
+            logo_uri,
+            tos_uri,
+            policy_uri,
+            localized,
+            contacts,
+            jwks_uri,
+            jwks,
+            software_id,
+            software_version,
+            software_statement: statement.map(str::to_owned),
+            application_type,
+        })
+    }
+
+    /// Whether the client holds a secret.
+    pub fn is_confidential(&self) -> bool {
+        self.token_endpoint_auth_method.uses_secret()
+    }
+
+    /// The metadata as RFC 7591 response members, absent values omitted (never `null`).
+    pub fn to_wire(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        let mut put = |name: &str, value: Value| {
+            out.insert(name.to_owned(), value);
+        };
+        if !self.redirect_uris.is_empty() {
+            put(
+                "redirect_uris",
+                strings(self.redirect_uris.iter().map(RedirectUri::as_str)),
+            );
+        }
+        put(
+            "grant_types",
+            strings(self.grant_types.iter().map(|g| g.as_str())),
+        );
+        put(
+            "response_types",
+            strings(self.response_types.iter().map(|r| r.as_str())),
+        );
+        put(
+            "token_endpoint_auth_method",
+            self.token_endpoint_auth_method.as_str().into(),
+        );
+        put(
+            "code_challenge_method",
+            self.code_challenge_method.as_str().into(),
+        );
+        let optional = [
+            ("scope", self.scope.as_ref().map(Scope::as_str)),
+            ("client_name", self.client_name.as_deref()),
+            ("client_uri", self.client_uri.as_deref()),
+            ("logo_uri", self.logo_uri.as_deref()),
+            ("tos_uri", self.tos_uri.as_deref()),
+            ("policy_uri", self.policy_uri.as_deref()),
+        ];
+        for (name, value) in optional {
+            if let Some(v) = value {
+                put(name, v.into());
+            }
+        }
+        for (name, value) in &self.localized {
+            put(name, value.as_str().into());
+        }
+        if !self.contacts.is_empty() {
+            put(
+                "contacts",
+                strings(self.contacts.iter().map(String::as_str)),
+            );
+        }
+        let rest = [
+            ("jwks_uri", self.jwks_uri.as_deref()),
+            ("software_id", self.software_id.as_deref()),
+            ("software_version", self.software_version.as_deref()),
+            ("software_statement", self.software_statement.as_deref()),
+            (
+                "application_type",
+                self.application_type.map(ApplicationType::as_str),
+            ),
+        ];
+        for (name, value) in rest {
+            if let Some(v) = value {
+                put(name, v.into());
+            }
+        }
+        if let Some(jwks) = &self.jwks {
+            put("jwks", jwks.clone());
+        }
+        out
+    }
+}
+
+fn strings<'a>(items: impl Iterator<Item = &'a str>) -> Value {
+    Value::Array(items.map(|s| Value::String(s.to_owned())).collect())
+}
+
+/// The name of a JSON value's type, for error messages.
+pub(crate) fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Typed access to request members; `null` reads as absent.
+struct Members<'a>(&'a Map<String, Value>);
+
+impl<'a> Members<'a> {
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, name: &str) -> Result<Option<&'a str>, RegistrationError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(RegistrationError::metadata(format!(
+                "{name}: expected a string, got {}",
+                json_type(other)
+            ))),
+        }
+    }
+
+    /// An array of strings; `err` builds the error (so `redirect_uris` reports its own code).
+    fn string_array(
+        &self,
+        name: &str,
+        max_len: usize,
+        err: fn(String) -> RegistrationError,
+    ) -> Result<Option<Vec<&'a str>>, RegistrationError> {
+        let items = match self.get(name) {
+            None => return Ok(None),
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                return Err(err(format!(
+                    "{name}: expected an array of strings, got {}",
+                    json_type(other)
+                )))
+            }
+        };
+        if items.len() > max_len {
+            return Err(err(format!(
+                "{name}: {} values is more than the {max_len} allowed",
+                items.len()
+            )));
+        }
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::String(s) => Ok(s.as_str()),
+                other => Err(err(format!(
+                    "{name}[{i}]: expected a string, got {}",
+                    json_type(other)
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+}
+
+fn parse_auth_method(
+    f: &Members<'_>,
+    policy: &RegistrationPolicy,
+) -> Result<TokenEndpointAuthMethod, RegistrationError> {
+    let method = match f.string("token_endpoint_auth_method")? {
+        None => TokenEndpointAuthMethod::ClientSecretBasic,
+        Some(v) => TokenEndpointAuthMethod::from_wire(v).ok_or_else(|| {
+            RegistrationError::metadata(format!(
+                "token_endpoint_auth_method: {:?} is not supported; use one of {}",
+                truncate(v, 60),
+                list(policy.allowed_auth_methods.iter().map(|m| m.as_str()))
+            ))
+        })?,
+    };
+    if !policy.allowed_auth_methods.contains(&method) {
+        return Err(RegistrationError::metadata(format!(
+            "token_endpoint_auth_method: {:?} is not allowed by this server; use one of {}",
+            method.as_str(),
+            list(policy.allowed_auth_methods.iter().map(|m| m.as_str()))
+        )));
+    }
+    Ok(method)
+}
+
+fn parse_grant_types(
+    f: &Members<'_>,
+    policy: &RegistrationPolicy,
+    method: TokenEndpointAuthMethod,
+) -> Result<Vec<GrantType>, RegistrationError> {
+    let supported = || list(policy.allowed_grant_types.iter().map(|g| g.as_str()));
+    let Some(raw) = f.string_array("grant_types", 16, RegistrationError::InvalidClientMetadata)?
+    else {
+        return Ok(if policy.mcp_profile {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        } else {
+            vec![GrantType::AuthorizationCode]
+        });
+    };
+    let mut grants = Vec::new();
+    for (i, value) in raw.iter().enumerate() {
+        if let Some(reason) = forbidden_grant_reason(value) {
+            return Err(RegistrationError::metadata(format!(
+                "grant_types[{i}]: {reason}"
+            )));
+        }
+        let grant = GrantType::from_wire(value)
+            .filter(|g| policy.allowed_grant_types.contains(g))
+            .ok_or_else(|| {
+                RegistrationError::metadata(format!(
+                    "grant_types[{i}]: {:?} is not supported; supported grant types are {}",
+                    truncate(value, 80),
+                    supported()
+                ))
+            })?;
+        if grant == GrantType::ClientCredentials && !method.uses_secret() {
+            return Err(RegistrationError::metadata(format!(
+                "grant_types[{i}]: client_credentials needs a confidential client; token_endpoint_auth_method \"none\" has no secret"
+            )));
+        }
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    if grants.is_empty() {
+        return Err(RegistrationError::metadata(format!(
+            "grant_types: must not be empty; supported grant types are {}",
+            supported()
+        )));
+    }
+    if policy.mcp_profile
+        && !(grants.contains(&GrantType::AuthorizationCode)
+            && grants.contains(&GrantType::RefreshToken))
+    {
+        return Err(RegistrationError::metadata(
+            "grant_types: must include both \"authorization_code\" and \"refresh_token\" (MCP authorization profile)",
+        ));
+    }
+    Ok(grants)
+}
+
+fn parse_response_types(
+    f: &Members<'_>,
+    grants: &[GrantType],
+) -> Result<Vec<ResponseType>, RegistrationError> {
+    let has_code_grant = grants.contains(&GrantType::AuthorizationCode);
+    let Some(raw) = f.string_array(
+        "response_types",
+        8,
+        RegistrationError::InvalidClientMetadata,
+    )?
+    else {
+        return Ok(if has_code_grant {
+            vec![ResponseType::Code]
+        } else {
+            Vec::new()
+        });
+    };
+    let mut types = Vec::new();
+    for (i, value) in raw.iter().enumerate() {
+        let t = ResponseType::from_wire(value).ok_or_else(|| {
+            RegistrationError::metadata(format!(
+                "response_types[{i}]: {:?} is not supported; only \"code\" is accepted",
+                truncate(value, 60)
+            ))
+        })?;
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    let has_code = types.contains(&ResponseType::Code);
+    if has_code && !has_code_grant {
+        return Err(RegistrationError::metadata(
+            "response_types: \"code\" needs \"authorization_code\" in grant_types",
+        ));
+    }
+    if has_code_grant && !has_code {
+        return Err(RegistrationError::metadata(
+            "response_types: must include \"code\" because grant_types includes \"authorization_code\"",
+        ));
+    }
+    Ok(types)
+}
+
+fn parse_redirect_uris(
+    f: &Members<'_>,
+    policy: &RegistrationPolicy,
+    grants: &[GrantType],
+) -> Result<Vec<RedirectUri>, RegistrationError> {
+    let rules = &policy.redirect_uris;
+    let raw = f
+        .string_array(
+            "redirect_uris",
+            rules.max_uris,
+            RegistrationError::InvalidRedirectUri,
+        )?
+        .unwrap_or_default();
+    if raw.is_empty() && grants.contains(&GrantType::AuthorizationCode) {
+        return Err(RegistrationError::redirect(
+            "redirect_uris: at least one redirect URI is required for the authorization_code grant",
+        ));
+    }
+    let mut uris: Vec<RedirectUri> = Vec::with_capacity(raw.len());
+    for (i, value) in raw.iter().enumerate() {
+        let uri = RedirectUri::parse(value, rules)
+            .map_err(|e| RegistrationError::redirect(format!("redirect_uris[{i}]: {e}")))?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(uris)
+}
+
+fn parse_scope(
+    f: &Members<'_>,
+    policy: &RegistrationPolicy,
+) -> Result<Option<Scope>, RegistrationError> {
+    let requested = f
+        .string("scope")?
+        .map(|v| {
+            if v.len() > 4096 {
+                return Err(RegistrationError::metadata("scope: longer than 4096 bytes"));
+            }
+            Scope::parse(v).map_err(|e| RegistrationError::metadata(format!("scope: {e}")))
+        })
+        .transpose()?
+        .flatten();
+    let Some(scope) = requested else {
+        return Ok(policy.default_scope.clone());
+    };
+    if let Some(allowed) = &policy.allowed_scopes {
+        if let Some(bad) = scope.tokens().find(|t| !allowed.iter().any(|a| a == t)) {
+            return Err(RegistrationError::metadata(format!(
+                "scope: {:?} is not available; available scopes are {}",
+                truncate(bad, 60),
+                list(allowed.iter().map(String::as_str))
+            )));
+        }
+    }
+    Ok(Some(scope))
+}
+
+fn parse_localized(
+    f: &Members<'_>,
+    policy: &RegistrationPolicy,
+) -> Result<BTreeMap<String, String>, RegistrationError> {
+    let mut out = BTreeMap::new();
+    for (key, value) in f.0.iter() {
+        let Some((base, tag)) = key.split_once('#') else {
+            continue;
+        };
+        if !LOCALIZABLE_FIELDS.contains(&base) || value.is_null() {
+            continue; // an unknown member: ignored, as RFC 7591 §2 says
+        }
+        if !is_language_tag(tag) {
+            return Err(RegistrationError::metadata(format!(
+                "{}: {:?} is not a BCP 47 language tag (such as \"fr\" or \"ja-Jpan-JP\")",
+                truncate(key, 80),
+                truncate(tag, 40)
+            )));
+        }
+        let Value::String(text) = value else {
+            return Err(RegistrationError::metadata(format!(
+                "{key}: expected a string, got {}",
+                json_type(value)
+            )));
+        };
+        let checked = if base == "client_name" {
+            parse_text(key, text, policy.max_client_name_chars)?
+        } else if text.is_empty() {
+            None
+        } else {
+            Some(
+                parse_web_uri(text, policy.redirect_uris.max_uri_length, true)
+                    .map_err(|e| RegistrationError::metadata(format!("{key}: {e}")))?,
+            )
+        };
+        if let Some(v) = checked {
+            out.insert(key.clone(), v);
+        }
+        if out.len() > policy.max_localized_values {
+            return Err(RegistrationError::metadata(format!(
+                "language-tagged members: more than the {} allowed",
+                policy.max_localized_values
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_contacts(
+    f: &Members<'_>,
+    policy: &RegistrationPolicy,
+) -> Result<Vec<String>, RegistrationError> {
+    let raw = f
+        .string_array(
+            "contacts",
+            policy.max_contacts,
+            RegistrationError::InvalidClientMetadata,
+        )?
+        .unwrap_or_default();
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for (i, value) in raw.iter().enumerate() {
+        if !is_email(value) {
+            return Err(RegistrationError::metadata(format!(
+                "contacts[{i}]: {:?} is not an e-mail address",
+                truncate(value, 80)
+            )));
+        }
+        if !out.iter().any(|c| c == value) {
+            out.push((*value).to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Members of a JWK that hold private key material (RFC 7518 §6).
+const PRIVATE_JWK_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+fn parse_jwks(value: &Value) -> Result<Value, RegistrationError> {
+    let Value::Object(set) = value else {
+        return Err(RegistrationError::metadata(format!(
+            "jwks: expected a JWK Set object {{\"keys\": [...]}}, got {}",
+            json_type(value)
+        )));
+    };
+    let Some(Value::Array(keys)) = set.get("keys") else {
+        return Err(RegistrationError::metadata(
+            "jwks: expected a JWK Set object with a \"keys\" array",
+        ));
+    };
+    if keys.is_empty() || keys.len() > 16 {
+        return Err(RegistrationError::metadata(
+            "jwks: \"keys\" must hold 1 to 16 keys",
+        ));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let Value::Object(key) = key else {
+            return Err(RegistrationError::metadata(format!(
+                "jwks.keys[{i}]: expected a JWK object"
+            )));
+        };
+        if !matches!(key.get("kty"), Some(Value::String(k)) if !k.is_empty()) {
+            return Err(RegistrationError::metadata(format!(
+                "jwks.keys[{i}]: a JWK needs a \"kty\" string"
+            )));
+        }
+        if let Some(member) = PRIVATE_JWK_MEMBERS.iter().find(|m| key.contains_key(**m)) {
+            return Err(RegistrationError::metadata(format!(
+                "jwks.keys[{i}]: holds the private member {member:?}; register public keys only"
+            )));
+        }
+    }
+    Ok(value.clone())
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

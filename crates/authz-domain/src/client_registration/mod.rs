@@ -1,0 +1,37 @@
+//! Dynamic Client Registration: RFC 7591 registration, RFC 7592 management, and the MCP
+//! authorization profile's rules for clients.
+//!
+//! The flow: a raw JSON object is parsed by [`ClientMetadata::from_request`] under a
+//! [`RegistrationPolicy`] into valid metadata (or a [`RegistrationError`] naming the field and its
+//! RFC error code); [`RegistrationService`] then issues credentials and stores the client through
+//! the [`ClientRepository`] port.
+
+mod client;
+mod error;
+pub mod memory;
+mod metadata;
+mod policy;
+mod ports;
+mod redirect_uri;
+mod service;
+mod software_statement;
+mod values;
+
+pub use client::{Client, ClientOrigin, RegistrationTokenRecord};
+pub use error::{ErrorCode, RegistrationError, RepositoryError};
+pub use memory::InMemoryClientRepository;
+pub use metadata::{ClientMetadata, LOCALIZABLE_FIELDS};
+pub use policy::{CredentialPolicy, PolicyError, RegistrationPolicy};
+pub use ports::ClientRepository;
+pub use redirect_uri::{RedirectUri, RedirectUriKind, RedirectUriPolicy};
+pub use service::{RegisteredClient, RegistrationService};
+pub use software_statement::{SoftwareStatementPolicy, TrustedIssuer};
+pub use values::{
+    ApplicationType, CodeChallengeMethod, GrantType, ResponseType, Scope, TokenEndpointAuthMethod,
+};
+
+/// Re-exported so embedders can build [`TrustedIssuer`] keys without naming the crate.
+pub use jsonwebtoken::{Algorithm as JwtAlgorithm, DecodingKey};
+
+#[cfg(test)]
+mod tests;
