@@ -1,1 +1,18 @@
+//! # authz-storage
+//!
+//! Diesel storage for the authorization server over SQLite or PostgreSQL, chosen by the URL
+//! (`sqlite://PATH`, `postgres://…`). One schema serves both backends; migrations are embedded per
+//! backend and run by [`Database::migrate`]. Repositories implement the ports that
+//! `authz-domain` declares; every write that touches more than one row is one transaction.
 
+pub mod client_registration;
+mod database;
+mod error;
+pub mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use database::{
+    redact_url, Backend, Database, DatabaseOptions, DbConnection, SqliteSynchronous,
+};
+pub use error::StorageError;

@@ -1,0 +1,29 @@
+//! The schema shared by both backends: portable column types only (`Text`, `BigInt`, `Bool`,
+//! `Binary`); timestamps are Unix seconds; JSON documents are `Text`.
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        client_name -> Nullable<Text>,
+        token_endpoint_auth_method -> Text,
+        secret_hash -> Nullable<Text>,
+        secret_expires_at -> BigInt,
+        metadata -> Text,
+        origin -> Text,
+        issued_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    registration_access_tokens (token_digest) {
+        token_digest -> Binary,
+        client_id -> Text,
+        issued_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(registration_access_tokens -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(clients, registration_access_tokens);

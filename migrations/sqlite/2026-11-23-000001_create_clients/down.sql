@@ -1,0 +1,2 @@
+DROP TABLE registration_access_tokens;
+DROP TABLE clients;
