@@ -1,1 +1,164 @@
+//! # authz-http
+//!
+//! The HTTP face of the authorization server: actix-web handlers, DTOs, the error mapping,
+//! extractors, middleware (tracing, CORS, JSON errors) and the OpenAPI document (paperclip).
+//! Handlers parse nothing themselves: they hand raw input to `authz-domain` and run its use cases
+//! on actix's blocking pool, so no async worker ever waits on Argon2 or the database.
 
+pub mod client_registration;
+pub mod discovery;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod responses;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use authz_domain::client_registration::RegistrationService;
+use paperclip::actix::{web, OpenApiExt};
+use paperclip::v2::models::{DefaultApiRaw, Info, Tag};
+use tracing_actix_web::TracingLogger;
+
+pub use error::ApiError;
+pub use extract::BodyLimit;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The issuer; every URL handed out starts with it. No trailing slash.
+    pub public_base_url: String,
+    /// `false`: `/register` does not exist (404) and is not advertised.
+    pub registration_enabled: bool,
+    /// The largest JSON body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// `service_documentation` in the metadata.
+    pub service_documentation: String,
+}
+
+impl HttpSettings {
+    /// Settings for `public_base_url` with the defaults.
+    pub fn new(public_base_url: &str) -> Self {
+        let base = public_base_url.trim_end_matches('/').to_owned();
+        Self {
+            service_documentation: format!("{base}/docs"),
+            public_base_url: base,
+            registration_enabled: true,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The registration use cases.
+    pub registration: RegistrationService,
+    /// HTTP settings.
+    pub settings: HttpSettings,
+}
+
+fn spec() -> DefaultApiRaw {
+    let mut spec = DefaultApiRaw::default();
+    spec.info = Info {
+        title: "authz-server".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        description: Some(
+            "OAuth 2.0 authorization server: Dynamic Client Registration (RFC 7591), client \
+             self-management (RFC 7592), and metadata (RFC 8414), under the MCP authorization profile. \
+             Every error is JSON: {\"error\", \"error_description\"}."
+                .into(),
+        ),
+        ..Default::default()
+    };
+    spec.tags = vec![
+        Tag {
+            name: "Client registration".into(),
+            description: Some("RFC 7591 dynamic client registration".into()),
+            external_docs: None,
+        },
+        Tag {
+            name: "Discovery".into(),
+            description: Some("RFC 8414 authorization server metadata".into()),
+            external_docs: None,
+        },
+        Tag {
+            name: "Operations".into(),
+            description: Some("Probes for orchestrators".into()),
+            external_docs: None,
+        },
+    ];
+    spec
+}
+
+/// CORS for browser-based clients (MCP Inspector): any origin, no cookies, preflight answered.
+fn cors() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_any_header()
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            middleware::REQUEST_ID_HEADER,
+        ])
+        .max_age(86_400)
+}
+
+/// Not-found for every path no route claims (the JSON body comes from `json_errors`).
+async fn not_found() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::NotFound().finish()
+}
+
+/// The whole application: routes, OpenAPI at `/openapi.json`, and middleware.
+pub fn build_app(
+    state: AppState,
+) -> actix_web::App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = BodyLimit(state.settings.max_body_bytes);
+    let registration_enabled = state.settings.registration_enabled;
+    let state = actix_web::web::Data::new(state);
+    let mut app = actix_web::App::new()
+        .app_data(state)
+        .app_data(actix_web::web::Data::new(limit))
+        .wrap_api_with_spec(spec())
+        .service(
+            web::resource("/.well-known/oauth-authorization-server")
+                .route(web::get().to(discovery::authorization_server_metadata)),
+        )
+        .service(web::resource("/health").route(web::get().to(discovery::health)));
+    if registration_enabled {
+        app = app.service(
+            web::resource("/register").route(web::post().to(client_registration::register)),
+        );
+    }
+    app.with_json_spec_v3_at("/openapi.json")
+        .build()
+        .route("/docs", actix_web::web::get().to(discovery::api_guide))
+        .default_service(actix_web::web::to(not_found))
+        .wrap(
+            DefaultHeaders::new()
+                .add((header::CACHE_CONTROL, "no-store"))
+                .add((header::PRAGMA, "no-cache"))
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+        )
+        .wrap(cors())
+        .wrap(from_fn(middleware::json_errors))
+        .wrap(TracingLogger::default())
+}

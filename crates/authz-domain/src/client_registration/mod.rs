@@ -31,7 +31,7 @@ pub use values::{
 };
 
 /// Re-exported so embedders can build [`TrustedIssuer`] keys without naming the crate.
-pub use jsonwebtoken::{Algorithm as JwtAlgorithm, DecodingKey};
+pub use jsonwebtoken::{errors::Error as JwtError, Algorithm as JwtAlgorithm, DecodingKey};
 
 #[cfg(test)]
 mod tests;

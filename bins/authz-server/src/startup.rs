@@ -1,0 +1,117 @@
+//! Building and running the application.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::HttpServer;
+use anyhow::Context as _;
+use authz_domain::client_registration::RegistrationService;
+use authz_domain::clock::SystemClock;
+use authz_domain::credentials::{CredentialIssuer, SecretHasher, SystemRandomSource};
+use authz_http::{build_app, AppState};
+use authz_storage::client_registration::DieselClientRepository;
+use authz_storage::Database;
+
+use crate::settings::Settings;
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    database: Database,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens the database (migrating it unless `database.migrate_on_start = false`) and binds
+    /// `server.bind`.
+    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.bind)
+            .with_context(|| format!("server.bind = {:?}: cannot listen", settings.server.bind))?;
+        Self::build_with_listener(settings, listener)
+    }
+
+    /// As [`Application::build`], on a listener the caller bound (tests bind port 0).
+    pub fn build_with_listener(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let database = Database::connect(&settings.database_options()).with_context(|| {
+            format!(
+                "database.url = {:?}",
+                authz_storage::redact_url(&settings.database.url)
+            )
+        })?;
+        if settings.database.migrate_on_start {
+            let applied = database.migrate().context("applying migrations")?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+        } else if !database.pending_migrations()?.is_empty() {
+            anyhow::bail!(
+                "the database has pending migrations and database.migrate_on_start = false; run `authz-server migrate` first"
+            );
+        }
+
+        let policy = settings.shared_policy()?;
+        let hasher = SecretHasher::new(settings.argon2_settings(), settings.hash_concurrency())
+            .context("argon2")?;
+        let credentials = CredentialIssuer::new(
+            Arc::new(SystemRandomSource::new()),
+            hasher,
+            policy.credentials.secret_bytes,
+        )?;
+        let registration = RegistrationService::new(
+            Arc::new(DieselClientRepository::new(database.clone())),
+            policy,
+            credentials,
+            Arc::new(SystemClock),
+        );
+        let state = AppState {
+            registration,
+            settings: settings.http_settings(),
+        };
+
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || build_app(state.clone()))
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            .client_request_timeout(Duration::from_millis(
+                settings.server.client_request_timeout_ms,
+            ));
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            port,
+            server,
+            database,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database the application uses.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes requests in flight (`server.shutdown_timeout_secs`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}

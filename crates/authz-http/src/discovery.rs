@@ -1,0 +1,83 @@
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414) and the liveness probe.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use paperclip::actix::{api_v2_operation, Apiv2Schema};
+use serde::Serialize;
+
+use crate::dto::AuthorizationServerMetadata;
+use crate::responses::Ok as JsonOk;
+use crate::AppState;
+
+/// The metadata document, computed once at start from the policy and settings.
+pub(crate) fn metadata(state: &AppState) -> AuthorizationServerMetadata {
+    let policy = state.registration.policy();
+    let base = state.settings.public_base_url.trim_end_matches('/');
+    AuthorizationServerMetadata {
+        issuer: state.settings.public_base_url.clone(),
+        registration_endpoint: state
+            .settings
+            .registration_enabled
+            .then(|| format!("{base}/register")),
+        response_types_supported: policy
+            .response_types_supported()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        grant_types_supported: policy
+            .allowed_grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
+        token_endpoint_auth_methods_supported: policy
+            .allowed_auth_methods
+            .iter()
+            .map(|m| m.as_str().to_owned())
+            .collect(),
+        code_challenge_methods_supported: vec!["S256".into()],
+        scopes_supported: policy.allowed_scopes.clone(),
+        service_documentation: state.settings.service_documentation.clone(),
+    }
+}
+
+/// Authorization server metadata
+///
+/// RFC 8414 metadata. MCP clients read it to find the registration endpoint and to learn which
+/// grant types, authentication methods and PKCE methods to register with.
+#[api_v2_operation(
+    operation_id = "getAuthorizationServerMetadata",
+    tags("Discovery"),
+    produces = "application/json"
+)]
+pub async fn authorization_server_metadata(
+    state: web::Data<AppState>,
+) -> JsonOk<AuthorizationServerMetadata> {
+    JsonOk(metadata(&state))
+}
+
+/// Liveness: the process answers HTTP.
+#[derive(Debug, Serialize, Apiv2Schema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// Liveness probe
+///
+/// Answers `{"status":"ok"}` without touching the database.
+#[api_v2_operation(
+    operation_id = "health",
+    tags("Operations"),
+    produces = "application/json"
+)]
+pub async fn health() -> JsonOk<Health> {
+    JsonOk(Health { status: "ok" })
+}
+
+/// `GET /docs`: this server's API guide (docs/api.md), the `service_documentation` target.
+pub(crate) async fn api_guide() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/markdown; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(include_str!("../../../docs/api.md"))
+}

@@ -1,0 +1,255 @@
+//! Extractors that turn requests into domain input, with our own JSON errors instead of actix's
+//! plain-text ones.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt as _;
+use paperclip::actix::OperationModifier;
+use paperclip::v2::models::{
+    DefaultOperationRaw, DefaultSchemaRaw, Either, Parameter, ParameterIn,
+};
+use paperclip::v2::schema::Apiv2Schema;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// The most bytes a JSON body may have; set per app with `app_data`.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A request body that must be a JSON object, read up to [`BodyLimit`] bytes.
+///
+/// Stricter than actix's `Json`: the content type must be `application/json`, duplicate member
+/// names are refused at any depth (a validator and a later consumer must never see different
+/// values), and every failure is an [`ApiError`] in our JSON error shape. `T` only documents the
+/// expected shape in OpenAPI; the members are handed to the domain as they are.
+pub struct JsonObject<T> {
+    /// The object's members.
+    pub members: Map<String, Value>,
+    _doc: PhantomData<T>,
+}
+
+impl<T> fmt::Debug for JsonObject<T> {
+    // Bodies may hold secrets (a client_secret on PUT): never print them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JsonObject({} members)", self.members.len())
+    }
+}
+
+impl<T: 'static> FromRequest for JsonObject<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<BodyLimit>>()
+            .map_or(64 * 1024, |l| l.0);
+        let content_type_ok = match req.mime_type() {
+            Ok(Some(mime)) => mime.type_() == "application" && mime.subtype() == "json",
+            _ => false,
+        };
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::InvalidRequest(
+                    "Content-Type must be application/json".into(),
+                ));
+            }
+            let too_large = || {
+                ApiError::PayloadTooLarge(format!(
+                    "the request body is larger than the {limit} bytes allowed"
+                ))
+            };
+            if declared_length.is_some_and(|n| n > limit) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::InvalidRequest(format!("the request body could not be read: {e}"))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let members = parse_object(&body)?;
+            Ok(Self {
+                members,
+                _doc: PhantomData,
+            })
+        })
+    }
+}
+
+/// Parses `bytes` as one JSON object, refusing duplicate member names at any depth.
+pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = <StrictValue as de::Deserialize>::deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| {
+            ApiError::InvalidRequest(format!("the request body is not valid JSON: {e}"))
+        })?;
+    match value.0 {
+        Value::Object(members) => Ok(members),
+        other => Err(ApiError::InvalidRequest(format!(
+            "the request body must be a JSON object, not {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        ))),
+    }
+}
+
+/// A JSON value whose objects never repeat a member name.
+struct StrictValue(Value);
+
+impl<'de> de::Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        // Collect into an ordered map first to spot duplicates, keeping the sender's order.
+        let mut seen = BTreeMap::new();
+        let mut members = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.insert(key.clone(), ()).is_some() {
+                return Err(de::Error::custom(format!(
+                    "the member {:?} appears more than once",
+                    key.chars().take(64).collect::<String>()
+                )));
+            }
+            let StrictValue(value) = map.next_value()?;
+            members.insert(key, value);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for JsonObject<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for JsonObject<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        op.parameters.push(Either::Right(Parameter {
+            in_: ParameterIn::Body,
+            name: "body".into(),
+            required: true,
+            schema: Some({
+                let mut schema = T::schema_with_ref();
+                schema.retain_ref();
+                schema
+            }),
+            ..Default::default()
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_object_parses_in_order() {
+        let m = parse_object(br#"{"b":1,"a":{"c":[1,2]}}"#).expect("ok");
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["b", "a"]);
+    }
+
+    #[test]
+    fn duplicate_members_are_refused_at_any_depth() {
+        let err = parse_object(br#"{"client_name":"a","client_name":"b"}"#).expect_err("dup");
+        assert!(
+            err.to_string()
+                .contains("\"client_name\" appears more than once"),
+            "{err}"
+        );
+        assert!(parse_object(br#"{"jwks":{"keys":[{"kty":"a","kty":"b"}]}}"#).is_err());
+    }
+
+    #[test]
+    fn non_objects_and_garbage_are_refused() {
+        assert!(parse_object(b"[]")
+            .expect_err("array")
+            .to_string()
+            .contains("an array"));
+        assert!(parse_object(b"null").is_err());
+        assert!(parse_object(b"{").is_err());
+        assert!(parse_object(b"{} {}").is_err());
+        assert!(parse_object(b"").is_err());
+        assert!(parse_object(b"{\"a\":\"\xff\"}").is_err(), "non-UTF-8");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = parse_object(deep.as_bytes()).expect_err("too deep");
+        assert!(err.to_string().contains("recursion limit"), "{err}");
+    }
+}

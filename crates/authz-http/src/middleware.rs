@@ -1,0 +1,99 @@
+//! Cross-cutting middleware: JSON for every error, and the request id on every response.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+use tracing_actix_web::RequestId;
+
+use crate::error::error_response;
+
+/// Response header carrying the id of the request's tracing span, for matching a client's report
+/// with the server's log.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Rewrites every error response that is not already JSON (actix's plain-text 404, 405, payload
+/// and CORS errors, …) into `{"error", "error_description"}`, so that no client ever has to parse
+/// plain text. Also stamps the request id on every response.
+pub async fn json_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    // Never hold a clone of the HttpRequest across `next.call`: routing needs it uniquely owned.
+    let method = req.method().clone();
+    let path: String = req.path().chars().take(200).collect();
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(err) => {
+            // An inner layer failed without a response; answer in JSON all the same.
+            let status = err.as_response_error().status_code();
+            let (code, description) = describe(status, &method, &path, Some(err.to_string()));
+            let response = error_response(status, code, description);
+            return Err(InternalError::from_response(err.to_string(), response).into());
+        }
+    };
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let cause = res.response().error().map(|e| e.to_string());
+        let (code, description) = describe(status, &method, &path, cause);
+        let mut replacement = error_response(status, code, description);
+        // Keep headers set by inner layers (CORS, Allow, WWW-Authenticate) except the body's own.
+        for (name, value) in res.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                replacement
+                    .headers_mut()
+                    .insert(name.clone(), value.clone());
+            }
+        }
+        res = res.into_response(replacement);
+    }
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    Ok(res)
+}
+
+fn describe(
+    status: StatusCode,
+    method: &actix_web::http::Method,
+    path: &str,
+    cause: Option<String>,
+) -> (&'static str, String) {
+    match status {
+        StatusCode::NOT_FOUND => ("not_found", format!("no endpoint answers {method} {path}")),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "invalid_request",
+            format!("{method} is not allowed on {path}"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("invalid_request", "the request body is too large".into())
+        }
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "temporarily_unavailable",
+            "the server is temporarily unavailable; retry shortly".into(),
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            "rate_limited",
+            "too many requests; retry after the time in Retry-After".into(),
+        ),
+        s if s.is_server_error() => (
+            "server_error",
+            "the server could not complete the request".into(),
+        ),
+        _ => (
+            "invalid_request",
+            cause
+                .map(|c| c.chars().take(300).collect())
+                .unwrap_or_else(|| format!("the request was refused ({status})")),
+        ),
+    }
+}
