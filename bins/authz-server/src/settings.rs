@@ -23,6 +23,13 @@ use serde::{Deserialize, Serialize};
 
 const EMBEDDED_DEFAULTS: &str = include_str!("../../../config/default.toml");
 
+/// Keys holding lists; in environment variables and overrides their items are comma-separated.
+const LIST_KEYS: &[&str] = &[
+    "registration.allowed_grant_types",
+    "registration.allowed_auth_methods",
+    "registration.allowed_scopes",
+];
+
 /// The whole configuration.
 #[derive(Debug, Deserialize, Serialize, Validate)]
 #[serde(deny_unknown_fields)]
@@ -400,16 +407,25 @@ impl Settings {
                     .prefix_separator("__")
                     .separator("__")
                     .list_separator(",")
-                    .with_list_parse_key("registration.allowed_grant_types")
-                    .with_list_parse_key("registration.allowed_auth_methods")
-                    .with_list_parse_key("registration.allowed_scopes")
+                    .with_list_parse_key(LIST_KEYS[0])
+                    .with_list_parse_key(LIST_KEYS[1])
+                    .with_list_parse_key(LIST_KEYS[2])
                     .try_parsing(true),
             );
         }
         for (key, value) in &sources.overrides {
-            builder = builder
-                .set_override(key.as_str(), value.as_str())
-                .with_context(|| format!("override {key}"))?;
+            builder = if LIST_KEYS.contains(&key.as_str()) {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                builder.set_override(key.as_str(), items)
+            } else {
+                builder.set_override(key.as_str(), value.as_str())
+            }
+            .with_context(|| format!("override {key}"))?;
         }
         let settings: Settings = builder
             .build()

@@ -79,7 +79,10 @@ impl Application {
         };
 
         let port = listener.local_addr()?.port();
+        // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
+        // application in a test or another program never installs process-wide handlers.
         let mut server = HttpServer::new(move || build_app(state.clone()))
+            .disable_signals()
             .shutdown_timeout(settings.server.shutdown_timeout_secs)
             .client_request_timeout(Duration::from_millis(
                 settings.server.client_request_timeout_ms,

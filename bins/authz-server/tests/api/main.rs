@@ -1,0 +1,12 @@
+//! HTTP integration tests: a real server on port 0 over a real SQLite file or PostgreSQL database.
+//! Each test named `…::sqlite::x` has a twin `…::postgres::x`.
+
+mod cli;
+mod config;
+mod cors;
+mod discovery;
+mod durability;
+mod helpers;
+mod openapi;
+mod registration;
+mod registration_errors;
