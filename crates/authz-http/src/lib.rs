@@ -62,8 +62,7 @@ pub struct AppState {
 }
 
 fn spec() -> DefaultApiRaw {
-    let mut spec = DefaultApiRaw::default();
-    spec.info = Info {
+    let info = Info {
         title: "authz-server".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         description: Some(
@@ -74,7 +73,7 @@ fn spec() -> DefaultApiRaw {
         ),
         ..Default::default()
     };
-    spec.tags = vec![
+    let tags = vec![
         Tag {
             name: "Client registration".into(),
             description: Some("RFC 7591 dynamic client registration".into()),
@@ -91,7 +90,11 @@ fn spec() -> DefaultApiRaw {
             external_docs: None,
         },
     ];
-    spec
+    DefaultApiRaw {
+        info,
+        tags,
+        ..Default::default()
+    }
 }
 
 /// CORS for browser-based clients (MCP Inspector): any origin, no cookies, preflight answered.

@@ -22,7 +22,9 @@ pub fn start_server(mut cmd: Command) -> (Child, String) {
     let mut child = cmd.stdout(Stdio::piped()).spawn().expect("binary starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("start line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("start line");
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -55,7 +57,8 @@ fn migrate_applies_then_reports_nothing_to_do_then_reverts() {
 #[test]
 fn serving_without_migrations_when_told_not_to_migrate_fails_clearly() {
     let db = TestDatabase::sqlite();
-    let (ok, _, err) = run(server_command(&db.url).env("AUTHZ__DATABASE__MIGRATE_ON_START", "false"));
+    let (ok, _, err) =
+        run(server_command(&db.url).env("AUTHZ__DATABASE__MIGRATE_ON_START", "false"));
     assert!(!ok);
     assert!(err.contains("authz-server migrate"), "{err}");
 }
@@ -64,12 +67,32 @@ fn serving_without_migrations_when_told_not_to_migrate_fails_clearly() {
 fn bad_configuration_stops_the_server_naming_key_value_and_expectation() {
     let db = TestDatabase::sqlite();
     let cases: [(&str, &str, &[&str]); 6] = [
-        ("AUTHZ__REGISTRATION__SECRET_BYTES", "16", &["registration.secret_bytes = 16", "32"]),
-        ("AUTHZ__SERVER__BIND", "localhost", &["server.bind = \"localhost\"", "host:port"]),
-        ("AUTHZ__SERVER__PUBLIC_BASE_URL", "ftp://x", &["server.public_base_url", "http or https"]),
-        ("AUTHZ__DATABASE__URL", "mysql://db/x", &["database.url", "sqlite://PATH"]),
+        (
+            "AUTHZ__REGISTRATION__SECRET_BYTES",
+            "16",
+            &["registration.secret_bytes = 16", "32"],
+        ),
+        (
+            "AUTHZ__SERVER__BIND",
+            "localhost",
+            &["server.bind = \"localhost\"", "host:port"],
+        ),
+        (
+            "AUTHZ__SERVER__PUBLIC_BASE_URL",
+            "ftp://x",
+            &["server.public_base_url", "http or https"],
+        ),
+        (
+            "AUTHZ__DATABASE__URL",
+            "mysql://db/x",
+            &["database.url", "sqlite://PATH"],
+        ),
         ("AUTHZ__SERVER__NOPE", "1", &["nope"]),
-        ("AUTHZ__REGISTRATION__ALLOWED_GRANT_TYPES", "authorization_code,implicit", &["registration.allowed_grant_types[1]", "\"implicit\""]),
+        (
+            "AUTHZ__REGISTRATION__ALLOWED_GRANT_TYPES",
+            "authorization_code,implicit",
+            &["registration.allowed_grant_types[1]", "\"implicit\""],
+        ),
     ];
     for (key, value, expected) in cases {
         let (ok, _, err) = run(server_command(&db.url).env(key, value).arg("check-config"));
@@ -84,19 +107,29 @@ fn bad_configuration_stops_the_server_naming_key_value_and_expectation() {
 fn environment_variables_override_files() {
     let db = TestDatabase::sqlite();
     let (ok, out, err) = run(server_command(&db.url)
-        .env("AUTHZ__REGISTRATION__ALLOWED_SCOPES", "mcp:tools,mcp:resources")
+        .env(
+            "AUTHZ__REGISTRATION__ALLOWED_SCOPES",
+            "mcp:tools,mcp:resources",
+        )
         .env("AUTHZ__LIMITS__MAX_CONTACTS", "3")
         .arg("check-config"));
     assert!(ok, "{err}");
     let shown: serde_json::Value = serde_json::from_str(&out).expect("check-config prints JSON");
-    assert_eq!(shown["registration"]["allowed_scopes"], serde_json::json!(["mcp:tools", "mcp:resources"]));
+    assert_eq!(
+        shown["registration"]["allowed_scopes"],
+        serde_json::json!(["mcp:tools", "mcp:resources"])
+    );
     assert_eq!(shown["limits"]["max_contacts"], 3);
 }
 
 #[test]
 fn check_config_never_prints_database_passwords() {
-    let (_, out, err) = run(server_command("postgres://authz:hunter2@127.0.0.1:1/authz").arg("check-config"));
-    assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{out}{err}");
+    let (_, out, err) =
+        run(server_command("postgres://authz:hunter2@127.0.0.1:1/authz").arg("check-config"));
+    assert!(
+        !out.contains("hunter2") && !err.contains("hunter2"),
+        "{out}{err}"
+    );
 }
 
 #[test]
@@ -104,7 +137,10 @@ fn sigterm_stops_the_server_gracefully() {
     let db = TestDatabase::sqlite();
     let (mut child, url) = start_server(server_command(&db.url));
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -9,7 +9,10 @@ fn load(env: Option<&str>, overrides: &[(&str, &str)]) -> anyhow::Result<Setting
         config_dir: Some(config_dir()),
         environment: env.map(String::from),
         use_env_vars: false,
-        overrides: overrides.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        overrides: overrides
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
     })
 }
 
@@ -31,7 +34,10 @@ fn the_contract_defaults_hold() {
     assert!(s.database.migrate_on_start);
     assert!(s.registration.enabled);
     assert_eq!(s.logging.level, "info");
-    assert_eq!(serde_json::to_value(&s.logging.format).expect("json"), "json");
+    assert_eq!(
+        serde_json::to_value(s.logging.format).expect("json"),
+        "json"
+    );
 }
 
 #[test]
@@ -42,31 +48,65 @@ fn an_unknown_environment_file_is_an_error() {
 
 #[test]
 fn inconsistent_policies_are_refused_at_start() {
-    let err = load(None, &[("registration.allowed_grant_types", "authorization_code")]).expect_err("refused");
+    let err = load(
+        None,
+        &[("registration.allowed_grant_types", "authorization_code")],
+    )
+    .expect_err("refused");
     assert!(format!("{err:#}").contains("MCP profile"), "{err:#}");
-    let err = load(None, &[("registration.default_scope", "a"), ("registration.allowed_scopes", "b")]).expect_err("refused");
+    let err = load(
+        None,
+        &[
+            ("registration.default_scope", "a"),
+            ("registration.allowed_scopes", "b"),
+        ],
+    )
+    .expect_err("refused");
     assert!(format!("{err:#}").contains("default_scope"), "{err:#}");
 }
 
 #[test]
 fn trusted_issuers_need_usable_keys() {
-    let err = load(None, &[
-        ("registration.software_statement.trusted_issuers[0].issuer", "https://vendor.example"),
-        ("registration.software_statement.trusted_issuers[0].algorithm", "RS256"),
-        ("registration.software_statement.trusted_issuers[0].public_key_pem", "not pem"),
-    ])
+    let err = load(
+        None,
+        &[
+            (
+                "registration.software_statement.trusted_issuers[0].issuer",
+                "https://vendor.example",
+            ),
+            (
+                "registration.software_statement.trusted_issuers[0].algorithm",
+                "RS256",
+            ),
+            (
+                "registration.software_statement.trusted_issuers[0].public_key_pem",
+                "not pem",
+            ),
+        ],
+    )
     .expect_err("refused");
-    assert!(format!("{err:#}").contains("trusted_issuers[0].public_key_pem"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("trusted_issuers[0].public_key_pem"),
+        "{err:#}"
+    );
 }
 
 #[test]
 fn every_configuration_key_is_documented() {
-    let docs = std::fs::read_to_string(config_dir().join("../docs/configuration.md")).expect("docs/configuration.md");
-    let defaults: toml::Table = std::fs::read_to_string(config_dir().join("default.toml")).expect("default.toml").parse().expect("toml");
+    let docs = std::fs::read_to_string(config_dir().join("../docs/configuration.md"))
+        .expect("docs/configuration.md");
+    let defaults: toml::Table = std::fs::read_to_string(config_dir().join("default.toml"))
+        .expect("default.toml")
+        .parse()
+        .expect("toml");
     let mut missing = Vec::new();
     fn walk(prefix: &str, table: &toml::Table, docs: &str, missing: &mut Vec<String>) {
         for (k, v) in table {
-            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             match v {
                 toml::Value::Table(t) => walk(&key, t, docs, missing),
                 _ => {
@@ -79,5 +119,8 @@ fn every_configuration_key_is_documented() {
         }
     }
     walk("", &defaults, &docs, &mut missing);
-    assert!(missing.is_empty(), "undocumented keys (name and env var): {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "undocumented keys (name and env var): {missing:?}"
+    );
 }

@@ -36,17 +36,39 @@ on_both_backends! {
 async fn configured_scopes_and_grants_are_advertised() {
     let app = spawn_app_with(
         authz_storage::Backend::Sqlite,
-        &[("registration.allowed_scopes", "mcp:tools"), ("registration.allowed_auth_methods", "none")],
+        &[
+            ("registration.allowed_scopes", "mcp:tools"),
+            ("registration.allowed_auth_methods", "none"),
+        ],
     )
     .await;
-    let meta: Value = app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.expect("sent").json().await.expect("json");
+    let meta: Value = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(meta["scopes_supported"], json!(["mcp:tools"]));
-    assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["none"]));
+    assert_eq!(
+        meta["token_endpoint_auth_methods_supported"],
+        json!(["none"])
+    );
 }
 
 #[tokio::test]
 async fn the_metadata_wire_format() {
     let app = spawn_app(authz_storage::Backend::Sqlite).await;
-    let meta: Value = app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.expect("sent").json().await.expect("json");
+    let meta: Value = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
     insta::assert_json_snapshot!(meta, { ".issuer" => "[base]", ".registration_endpoint" => "[base]/register", ".service_documentation" => "[base]/docs" });
 }

@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use crate::cli::{server_command, start_server};
 use crate::on_both_backends;
 
+type Acknowledged = (String, Vec<String>);
+
 on_both_backends! {
     async fn every_acknowledged_registration_survives_kill_9(backend: Backend) {
         let tdb = TestDatabase::new(backend);
@@ -29,7 +31,8 @@ on_both_backends! {
             log
         });
 
-        let acknowledged: Arc<Mutex<Vec<(String, Vec<String>)>>> = Arc::default();
+        // (client_id, the secrets and tokens its response carried)
+        let acknowledged: Arc<Mutex<Vec<Acknowledged>>> = Arc::default();
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
         let mut writers = Vec::new();
         for w in 0..8 {

@@ -74,7 +74,11 @@ pub fn test_settings(url: &str, base: &str, overrides: &[(&str, &str)]) -> Setti
         ("database.url".to_owned(), url.to_owned()),
         ("server.public_base_url".to_owned(), base.to_owned()),
     ];
-    all.extend(overrides.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    all.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     Settings::load(&Sources {
         config_dir: Some(config_dir()),
         environment: Some("test".into()),
@@ -127,7 +131,11 @@ impl TestApp {
     }
 
     /// POST /register with raw bytes and a content type.
-    pub async fn register_raw(&self, content_type: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+    pub async fn register_raw(
+        &self,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         let mut req = self.http.post(self.url("/register")).body(body);
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
@@ -152,12 +160,18 @@ impl TestApp {
 pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(res.status().as_u16(), status, "status");
     assert!(
-        res.headers()["content-type"].to_str().expect("ascii").starts_with("application/json"),
+        res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("application/json"),
         "errors are JSON"
     );
     let body: Value = res.json().await.expect("error body is JSON");
     assert_eq!(body["error"], code, "{body}");
-    let description = body["error_description"].as_str().expect("description").to_owned();
+    let description = body["error_description"]
+        .as_str()
+        .expect("description")
+        .to_owned();
     assert!(!description.is_empty());
     description
 }

@@ -7,25 +7,47 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn openapi_describes_every_route_with_documented_fields_and_errors() {
     let app = spawn_app(authz_storage::Backend::Sqlite).await;
-    let res = app.http.get(app.url("/openapi.json")).send().await.expect("sent");
+    let res = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(res.status().as_u16(), 200);
     let spec: Value = res.json().await.expect("json");
     assert!(spec["openapi"].as_str().expect("version").starts_with("3."));
     let register = &spec["paths"]["/register"]["post"];
     assert_eq!(register["operationId"], "registerClient");
     for status in ["201", "400", "413", "500", "503"] {
-        assert!(register["responses"].get(status).is_some(), "POST /register documents {status}");
+        assert!(
+            register["responses"].get(status).is_some(),
+            "POST /register documents {status}"
+        );
     }
-    assert!(register["requestBody"].is_object(), "the request body is documented");
+    assert!(
+        register["requestBody"].is_object(),
+        "the request body is documented"
+    );
     assert!(spec["paths"]["/.well-known/oauth-authorization-server"]["get"].is_object());
     assert!(spec["paths"]["/health"]["get"].is_object());
 
     let schemas = &spec["components"]["schemas"];
     let request = &schemas["ClientRegistrationRequest"]["properties"];
-    let rule = request["redirect_uris"]["description"].as_str().expect("field rule");
-    assert!(rule.contains("localhost") && rule.contains("private-use"), "{rule}");
-    assert!(request["token_endpoint_auth_method"]["description"].as_str().expect("rule").contains("client_secret_basic"));
+    let rule = request["redirect_uris"]["description"]
+        .as_str()
+        .expect("field rule");
+    assert!(
+        rule.contains("localhost") && rule.contains("private-use"),
+        "{rule}"
+    );
+    assert!(request["token_endpoint_auth_method"]["description"]
+        .as_str()
+        .expect("rule")
+        .contains("client_secret_basic"));
     let response = &schemas["ClientInformationResponse"]["properties"];
-    assert!(response["client_secret"]["description"].as_str().expect("rule").contains("Argon2id"));
+    assert!(response["client_secret"]["description"]
+        .as_str()
+        .expect("rule")
+        .contains("Argon2id"));
     assert!(schemas["ErrorBody"]["properties"]["error"].is_object());
 }

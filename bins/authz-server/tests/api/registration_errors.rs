@@ -18,7 +18,11 @@ fn with(key: &str, value: Value) -> Value {
 
 async fn refused(app: &TestApp, body: &Value, status: u16, code: &str) -> String {
     let description = assert_error(app.register(body).await, status, code).await;
-    assert_eq!(app.counts(), (0, 0), "a refused request writes nothing: {body}");
+    assert_eq!(
+        app.counts(),
+        (0, 0),
+        "a refused request writes nothing: {body}"
+    );
     description
 }
 
@@ -175,20 +179,42 @@ on_both_backends! {
 async fn a_database_outage_is_a_json_503_and_recovers_nothing_half_written() {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
-    let app = spawn_app_with(authz_storage::Backend::Postgres, &[("database.connect_timeout_secs", "1")]).await;
+    let app = spawn_app_with(
+        authz_storage::Backend::Postgres,
+        &[("database.connect_timeout_secs", "1")],
+    )
+    .await;
     let ok = app.register(&ok_payload()).await;
     assert_eq!(ok.status().as_u16(), 201);
     // Take the database away underneath the running server.
-    let name = app.settings.database.url.rsplit('/').next().expect("db name").to_owned();
+    let name = app
+        .settings
+        .database
+        .url
+        .rsplit('/')
+        .next()
+        .expect("db name")
+        .to_owned();
     let admin = std::env::var("TEST_DATABASE_URL").expect("postgres tests need TEST_DATABASE_URL");
     let mut conn = diesel::PgConnection::establish(&admin).expect("admin connection");
     conn.batch_execute(&format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
         .expect("cut the database off");
     let res = app.register(&ok_payload()).await;
-    assert_eq!(res.headers().get("retry-after").map(|v| v.to_str().expect("ascii")), Some("1"));
+    assert_eq!(
+        res.headers()
+            .get("retry-after")
+            .map(|v| v.to_str().expect("ascii")),
+        Some("1")
+    );
     let d = assert_error(res, 503, "temporarily_unavailable").await;
-    assert!(!d.contains("postgres") && !d.contains("connection"), "no database detail leaks: {d}");
-    conn.batch_execute(&format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true")).expect("restore");
+    assert!(
+        !d.contains("postgres") && !d.contains("connection"),
+        "no database detail leaks: {d}"
+    );
+    conn.batch_execute(&format!(
+        "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"
+    ))
+    .expect("restore");
     let mut recovered = false;
     for _ in 0..20 {
         if app.register(&ok_payload()).await.status().as_u16() == 201 {
@@ -199,6 +225,9 @@ async fn a_database_outage_is_a_json_503_and_recovers_nothing_half_written() {
     }
     assert!(recovered, "the server recovers when the database returns");
     let (clients, tokens) = app.counts();
-    assert_eq!(clients, tokens, "every client has exactly its token: nothing half-written");
+    assert_eq!(
+        clients, tokens,
+        "every client has exactly its token: nothing half-written"
+    );
     assert_eq!(clients, 2);
 }
