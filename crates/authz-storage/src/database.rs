@@ -250,6 +250,9 @@ impl Database {
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(options.connect_timeout)
+            // No ping per checkout: a dead connection fails its query, is reported as
+            // unavailable, and `has_broken` keeps it out of the pool.
+            .test_on_check_out(false)
             .error_handler(Box::new(LogErrors))
             .build(manager)?;
         Ok(Self {
