@@ -12,7 +12,7 @@ use authz_domain::clock::SystemClock;
 use authz_domain::credentials::{CredentialIssuer, SecretHasher, SystemRandomSource};
 use authz_http::{build_app, AppState};
 use authz_storage::client_registration::DieselClientRepository;
-use authz_storage::Database;
+use authz_storage::{Database, DieselAuditLog};
 
 use crate::settings::Settings;
 
@@ -67,8 +67,10 @@ impl Application {
             hasher,
             policy.credentials.secret_bytes,
         )?;
+        let audit = DieselAuditLog::start(database.clone()).context("starting the audit writer")?;
         let registration = RegistrationService::new(
             Arc::new(DieselClientRepository::new(database.clone())),
+            Arc::new(audit),
             policy,
             credentials,
             Arc::new(SystemClock),

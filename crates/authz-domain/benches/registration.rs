@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use authz_domain::client_registration::{
     ClientMetadata, InMemoryClientRepository, RegistrationPolicy, RegistrationService,
+    RequestContext,
 };
 use authz_domain::clock::SystemClock;
-use authz_domain::credentials::{Argon2Settings, CredentialIssuer, SecretHasher, SystemRandomSource};
+use authz_domain::credentials::{
+    Argon2Settings, CredentialIssuer, SecretHasher, SystemRandomSource,
+};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{Map, Value};
 
@@ -47,23 +50,32 @@ fn parse(c: &mut Criterion) {
 fn register(c: &mut Criterion) {
     let clients = fixtures();
     let hasher = SecretHasher::new(Argon2Settings::default(), 1).expect("hasher");
-    let issuer =
-        CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher.clone(), 32).expect("issuer");
+    let issuer = CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher.clone(), 32)
+        .expect("issuer");
+    let repo = Arc::new(InMemoryClientRepository::new());
     let service = RegistrationService::new(
-        Arc::new(InMemoryClientRepository::new()),
+        repo.clone(),
+        repo,
         Arc::new(RegistrationPolicy::default()),
         issuer,
         Arc::new(SystemClock),
     );
     let public = object(&clients["claude_code"]).clone();
+    let context = RequestContext::default();
     c.bench_function("register_public_client_in_memory", |b| {
-        b.iter(|| service.register(black_box(&public)).expect("registered"))
+        b.iter(|| {
+            service
+                .register(black_box(&public), &context)
+                .expect("registered")
+        })
     });
     let mut group = c.benchmark_group("argon2id_default_params");
     group.sample_size(20);
     let secret = secrecy::SecretString::from("a".repeat(43));
     let rng = SystemRandomSource::new();
-    group.bench_function("hash_one_secret", |b| b.iter(|| hasher.hash(&secret, &rng).expect("hash")));
+    group.bench_function("hash_one_secret", |b| {
+        b.iter(|| hasher.hash(&secret, &rng).expect("hash"))
+    });
     group.finish();
 }
 

@@ -9,7 +9,10 @@ use authz_domain::credentials::{Argon2Settings, SecretHasher, SystemRandomSource
 use secrecy::SecretString;
 
 fn main() {
-    let args: Vec<u32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<u32> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let defaults = Argon2Settings::default();
     let rounds = args.first().copied().unwrap_or(30);
     let settings = Argon2Settings {

@@ -68,6 +68,21 @@ pub struct ClientRegistrationRequest {
     pub application_type: Option<String>,
 }
 
+/// An update request (RFC 7592 §2.2): `client_id` plus the complete metadata to register, with the
+/// same members and rules as [`ClientRegistrationRequest`]. Omitted members are removed or reset.
+/// `registration_access_token`, `registration_client_uri`, `client_id_issued_at` and
+/// `client_secret_expires_at` must not be sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Apiv2Schema)]
+pub struct ClientUpdateRequest {
+    /// Required; equal to the client id in the URL.
+    pub client_id: String,
+    /// Optional; if sent, must equal the current client secret.
+    pub client_secret: Option<String>,
+    /// The metadata, as in a registration request.
+    #[serde(flatten)]
+    pub metadata: ClientRegistrationRequest,
+}
+
 /// The registered metadata, every default applied. Absent values are omitted, never `null`.
 #[derive(Debug, Clone, Serialize, Deserialize, Apiv2Schema)]
 pub struct RegisteredMetadata {
@@ -145,7 +160,7 @@ pub struct ClientInformationResponse {
     /// base64url. Shown only in the response that issues it; stored only as an Argon2id hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
-    /// With a secret: when it expires (Unix seconds), `0` for never.
+    /// Present when the client has a secret: when it expires (Unix seconds), `0` for never.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_expires_at: Option<i64>,
     /// Bearer token for `registration_client_uri` (RFC 7592), prefixed `rat_`.
@@ -169,7 +184,10 @@ impl ClientInformationResponse {
             client_id: client.client_id.clone(),
             client_id_issued_at: client.issued_at,
             client_secret: secret.map(|s| s.expose_secret().to_owned()),
-            client_secret_expires_at: secret.map(|_| client.secret_expires_at),
+            client_secret_expires_at: client
+                .secret_hash
+                .as_ref()
+                .map(|_| client.secret_expires_at),
             registration_access_token: token.expose_secret().to_owned(),
             registration_client_uri: registration_client_uri(public_base_url, &client.client_id),
             metadata: RegisteredMetadata::from(&client.metadata),

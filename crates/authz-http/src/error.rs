@@ -14,6 +14,9 @@ use paperclip::actix::api_v2_errors;
 
 use crate::dto::ErrorBody;
 
+/// The realm named in Bearer challenges.
+pub const REALM: &str = "authz-server";
+
 /// Everything a handler can fail with.
 #[api_v2_errors(
     code = 400,
@@ -95,6 +98,22 @@ impl ResponseError for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = error_response(status, self.code().as_str(), self.description());
+        // RFC 6750 §3: a Bearer challenge; no error code when no token was presented at all.
+        let challenge = match self {
+            Self::Registration(RegistrationError::MissingToken(_)) => {
+                Some(format!("Bearer realm=\"{REALM}\""))
+            }
+            Self::Registration(RegistrationError::InvalidToken(description)) => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{}\"",
+                description.replace(['"', '\\'], "'")
+            )),
+            _ => None,
+        };
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

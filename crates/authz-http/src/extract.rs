@@ -10,14 +10,17 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use authz_domain::client_registration::{PresentedToken, RequestContext};
 use futures_util::StreamExt as _;
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{
     DefaultOperationRaw, DefaultSchemaRaw, Either, Parameter, ParameterIn,
 };
 use paperclip::v2::schema::Apiv2Schema;
+use secrecy::SecretString;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use tracing_actix_web::RequestId;
 
 use crate::error::ApiError;
 
@@ -44,51 +47,100 @@ impl<T> fmt::Debug for JsonObject<T> {
     }
 }
 
+/// Reads the body of `req` as one JSON object. The outer error is a size violation (answered at
+/// once); the inner one is a malformed request (which management endpoints report only after
+/// checking the token).
+fn read_object(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<Result<Map<String, Value>, ApiError>, ApiError>> {
+    let limit = req
+        .app_data::<web::Data<BodyLimit>>()
+        .map_or(64 * 1024, |l| l.0);
+    let content_type_ok = match req.mime_type() {
+        Ok(Some(mime)) => mime.type_() == "application" && mime.subtype() == "json",
+        _ => false,
+    };
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        let too_large = || {
+            ApiError::PayloadTooLarge(format!(
+                "the request body is larger than the {limit} bytes allowed"
+            ))
+        };
+        if declared_length.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    return Ok(Err(ApiError::InvalidRequest(format!(
+                        "the request body could not be read: {e}"
+                    ))))
+                }
+            };
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !content_type_ok {
+            return Ok(Err(ApiError::InvalidRequest(
+                "Content-Type must be application/json".into(),
+            )));
+        }
+        Ok(parse_object(&body))
+    }
+}
+
 impl<T: 'static> FromRequest for JsonObject<T> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<BodyLimit>>()
-            .map_or(64 * 1024, |l| l.0);
-        let content_type_ok = match req.mime_type() {
-            Ok(Some(mime)) => mime.type_() == "application" && mime.subtype() == "json",
-            _ => false,
-        };
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let read = read_object(req, payload);
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::InvalidRequest(
-                    "Content-Type must be application/json".into(),
-                ));
-            }
-            let too_large = || {
-                ApiError::PayloadTooLarge(format!(
-                    "the request body is larger than the {limit} bytes allowed"
-                ))
-            };
-            if declared_length.is_some_and(|n| n > limit) {
-                return Err(too_large());
-            }
-            let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(1024).min(limit));
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::InvalidRequest(format!("the request body could not be read: {e}"))
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            let members = parse_object(&body)?;
             Ok(Self {
-                members,
+                members: read.await??,
+                _doc: PhantomData,
+            })
+        })
+    }
+}
+
+/// Like [`JsonObject`], but a malformed body is kept for the handler to report (after it has
+/// checked credentials) instead of failing extraction. Only an oversized body fails at once.
+pub struct DeferredJsonObject<T> {
+    /// The object's members, or why the body is not one.
+    pub members: Result<Map<String, Value>, ApiError>,
+    _doc: PhantomData<T>,
+}
+
+impl<T> fmt::Debug for DeferredJsonObject<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.members {
+            Ok(m) => write!(f, "DeferredJsonObject({} members)", m.len()),
+            Err(e) => write!(f, "DeferredJsonObject(error: {e})"),
+        }
+    }
+}
+
+impl<T: 'static> FromRequest for DeferredJsonObject<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = read_object(req, payload);
+        Box::pin(async move {
+            Ok(Self {
+                members: read.await?,
                 _doc: PhantomData,
             })
         })
@@ -187,34 +239,175 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-impl<T: Apiv2Schema> Apiv2Schema for JsonObject<T> {
-    fn name() -> Option<String> {
-        T::name()
-    }
-    fn raw_schema() -> DefaultSchemaRaw {
-        T::raw_schema()
+fn document_body<T: Apiv2Schema>(op: &mut DefaultOperationRaw) {
+    op.parameters.push(Either::Right(Parameter {
+        in_: ParameterIn::Body,
+        name: "body".into(),
+        required: true,
+        schema: Some({
+            let mut schema = T::schema_with_ref();
+            schema.retain_ref();
+            schema
+        }),
+        ..Default::default()
+    }));
+}
+
+macro_rules! body_schema {
+    ($wrapper:ident) => {
+        impl<T: Apiv2Schema> Apiv2Schema for $wrapper<T> {
+            fn name() -> Option<String> {
+                T::name()
+            }
+            fn raw_schema() -> DefaultSchemaRaw {
+                T::raw_schema()
+            }
+        }
+
+        impl<T: Apiv2Schema> OperationModifier for $wrapper<T> {
+            fn update_parameter(op: &mut DefaultOperationRaw) {
+                document_body::<T>(op);
+            }
+        }
+    };
+}
+
+body_schema!(JsonObject);
+body_schema!(DeferredJsonObject);
+
+/// The credentials of a management request: the `Authorization: Bearer` token, read strictly.
+/// Extraction never fails; the domain decides what an absent or malformed token means.
+#[derive(paperclip::actix::Apiv2Security)]
+#[openapi(
+    apiKey,
+    alias = "registrationAccessToken",
+    in = "header",
+    name = "Authorization",
+    description = "`Bearer <registration_access_token>` as issued at registration (RFC 7592)."
+)]
+pub struct BearerToken(pub PresentedToken);
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match &self.0 {
+            PresentedToken::Missing => "BearerToken(missing)",
+            PresentedToken::Malformed(_) => "BearerToken(malformed)",
+            PresentedToken::Bearer(_) => "BearerToken([REDACTED])",
+        })
     }
 }
 
-impl<T: Apiv2Schema> OperationModifier for JsonObject<T> {
-    fn update_parameter(op: &mut DefaultOperationRaw) {
-        op.parameters.push(Either::Right(Parameter {
-            in_: ParameterIn::Body,
-            name: "body".into(),
-            required: true,
-            schema: Some({
-                let mut schema = T::schema_with_ref();
-                schema.retain_ref();
-                schema
-            }),
-            ..Default::default()
-        }));
+/// The longest token accepted; ours are 47 characters.
+const MAX_TOKEN_LEN: usize = 512;
+
+/// Reads the `Authorization` header as RFC 6750 §2.1 describes it: exactly one header, the
+/// `Bearer` scheme (any case), one space, and one b64token.
+pub fn presented_token(req: &HttpRequest) -> PresentedToken {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return PresentedToken::Missing;
+    };
+    if values.next().is_some() {
+        return PresentedToken::Malformed("more than one Authorization header");
+    }
+    let Ok(value) = value.to_str() else {
+        return PresentedToken::Malformed("non-ASCII Authorization header");
+    };
+    let Some((scheme, token)) = value.split_once(' ') else {
+        return PresentedToken::Malformed("not the Bearer scheme");
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return PresentedToken::Malformed("not the Bearer scheme");
+    }
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return PresentedToken::Malformed("empty or overlong token");
+    }
+    // b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+    let body = token.trim_end_matches('=');
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+    {
+        return PresentedToken::Malformed("not a single b64token");
+    }
+    PresentedToken::Bearer(SecretString::from(token.to_owned()))
+}
+
+impl FromRequest for BearerToken {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self(presented_token(req))))
+    }
+}
+
+/// Where a request came from, for the audit trail.
+pub fn request_context(req: &HttpRequest) -> RequestContext {
+    RequestContext {
+        remote_addr: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect()),
+        request_id: req.extensions().get::<RequestId>().map(|id| id.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use actix_web::test::TestRequest;
+
+    fn token(headers: &[&str]) -> PresentedToken {
+        let mut req = TestRequest::default();
+        for h in headers {
+            req = req.append_header((header::AUTHORIZATION, *h));
+        }
+        presented_token(&req.to_http_request())
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_strictly() {
+        assert!(matches!(token(&[]), PresentedToken::Missing));
+        assert!(matches!(
+            token(&["Bearer rat_abc-DEF_123"]),
+            PresentedToken::Bearer(_)
+        ));
+        assert!(matches!(
+            token(&["bearer rat_abc"]),
+            PresentedToken::Bearer(_)
+        ));
+        assert!(matches!(
+            token(&["Bearer abc=="]),
+            PresentedToken::Bearer(_)
+        ));
+        for bad in [
+            "Basic dXNlcjpwYXNz",
+            "Bearer",
+            "Bearer ",
+            "Bearer  rat_abc",
+            "Bearer rat_abc rat_def",
+            "Bearer rat_abc, Bearer rat_def",
+            "Bearer rat\tabc",
+            "Bearer ==",
+            "Bearerrat_abc",
+        ] {
+            assert!(
+                matches!(token(&[bad]), PresentedToken::Malformed(_)),
+                "{bad}"
+            );
+        }
+        let long = format!("Bearer {}", "a".repeat(10_000));
+        assert!(matches!(token(&[&long]), PresentedToken::Malformed(_)));
+        assert!(matches!(
+            token(&["Bearer a", "Bearer b"]),
+            PresentedToken::Malformed(_)
+        ));
+    }
 
     #[test]
     fn a_plain_object_parses_in_order() {

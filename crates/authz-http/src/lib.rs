@@ -80,6 +80,11 @@ fn spec() -> DefaultApiRaw {
             external_docs: None,
         },
         Tag {
+            name: "Client management".into(),
+            description: Some("RFC 7592 self-management with the registration access token".into()),
+            external_docs: None,
+        },
+        Tag {
             name: "Discovery".into(),
             description: Some("RFC 8414 authorization server metadata".into()),
             external_docs: None,
@@ -151,6 +156,13 @@ pub fn build_app(
             web::resource("/register").route(web::post().to(client_registration::register)),
         );
     }
+    // Self-management stays available when open registration is off: it needs a token anyway.
+    app = app.service(
+        web::resource("/register/{client_id}")
+            .route(web::get().to(client_registration::read))
+            .route(web::put().to(client_registration::update))
+            .route(web::delete().to(client_registration::delete)),
+    );
     app.with_json_spec_v3_at("/openapi.json")
         .build()
         .route("/docs", actix_web::web::get().to(discovery::api_guide))

@@ -273,17 +273,18 @@ impl Database {
     }
 
     /// Runs `f` in one transaction on a pooled connection; SQLite writers are serialised first.
-    pub fn write<T>(
-        &self,
-        f: impl FnOnce(&mut DbConnection) -> Result<T, diesel::result::Error>,
-    ) -> Result<T, StorageError> {
+    /// Any error from `f` rolls the whole transaction back.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error> + From<StorageError>,
+    {
         let _guard: Option<MutexGuard<'_, ()>> = self
             .write_lock
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()));
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        Ok(conn.transaction(f)?)
+        conn.transaction(f)
     }
 
     /// Runs `f` on a pooled connection without a transaction (single-statement reads).

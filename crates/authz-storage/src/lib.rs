@@ -5,6 +5,7 @@
 //! backend and run by [`Database::migrate`]. Repositories implement the ports that
 //! `authz-domain` declares; every write that touches more than one row is one transaction.
 
+mod audit;
 pub mod client_registration;
 mod database;
 mod error;
@@ -12,6 +13,7 @@ pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
+pub use audit::DieselAuditLog;
 pub use database::{
     redact_url, Backend, Database, DatabaseOptions, DbConnection, SqliteSynchronous,
 };

@@ -12,6 +12,7 @@ diesel::table! {
         origin -> Text,
         issued_at -> BigInt,
         updated_at -> BigInt,
+        is_locked -> Bool,
     }
 }
 
@@ -26,4 +27,32 @@ diesel::table! {
 }
 
 diesel::joinable!(registration_access_tokens -> clients (client_id));
-diesel::allow_tables_to_appear_in_same_query!(clients, registration_access_tokens);
+
+diesel::table! {
+    deleted_clients (client_id) {
+        client_id -> Text,
+        deleted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> BigInt,
+        action -> Text,
+        succeeded -> Bool,
+        client_id -> Nullable<Text>,
+        actor -> Text,
+        detail -> Nullable<Text>,
+        remote_addr -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    registration_access_tokens,
+    deleted_clients,
+    audit_events
+);

@@ -2,14 +2,16 @@
 //! database per test.
 
 use authz_domain::client_registration::{
-    Client, ClientMetadata, ClientOrigin, ClientRepository, RegistrationPolicy,
-    RegistrationTokenRecord, RepositoryError,
+    AuditAction, AuditEvent, AuditLog, Client, ClientMetadata, ClientOrigin, ClientRepository,
+    RegistrationPolicy, RegistrationTokenRecord, RepositoryError, RequestContext, TokenRotation,
 };
 use authz_domain::credentials::TokenDigest;
 use authz_storage::client_registration::DieselClientRepository;
-use authz_storage::schema::{clients, registration_access_tokens};
+use authz_storage::schema::{audit_events, clients, registration_access_tokens};
 use authz_storage::test_support::TestDatabase;
-use authz_storage::{Backend, Database, DatabaseOptions, SqliteSynchronous, StorageError};
+use authz_storage::{
+    Backend, Database, DatabaseOptions, DieselAuditLog, SqliteSynchronous, StorageError,
+};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
@@ -43,7 +45,28 @@ fn client(id: &str) -> Client {
         issued_at: 1_750_000_000,
         updated_at: 1_750_000_000,
         origin: ClientOrigin::Dynamic,
+        is_locked: false,
     }
+}
+
+fn audit(action: AuditAction, client_id: &str) -> AuditEvent {
+    AuditEvent::new(1_750_000_000, action, "client", &RequestContext::default()).client(client_id)
+}
+
+fn created(repo: &DieselClientRepository, id: &str, token_text: &str) -> Client {
+    let c = client(id);
+    repo.create(
+        &c,
+        &token(id, token_text),
+        &audit(AuditAction::ClientRegistered, id),
+    )
+    .expect("created");
+    c
+}
+
+fn audit_count(db: &Database) -> i64 {
+    db.read(|c| audit_events::table.count().get_result(c))
+        .expect("count")
 }
 
 fn token(client_id: &str, token: &str) -> RegistrationTokenRecord {
@@ -70,7 +93,7 @@ on_both_backends! {
         let tdb = TestDatabase::new(backend);
         let repo = DieselClientRepository::new(tdb.open());
         let c = client("abc");
-        repo.create(&c, &token("abc", "rat_one")).expect("created");
+        repo.create(&c, &token("abc", "rat_one"), &audit(AuditAction::ClientRegistered, "abc")).expect("created");
         assert_eq!(repo.find("abc").expect("ok"), Some(c));
         assert_eq!(repo.find("nope").expect("ok"), None);
     };
@@ -79,7 +102,7 @@ on_both_backends! {
         let tdb = TestDatabase::new(backend);
         let db = tdb.open();
         let repo = DieselClientRepository::new(db.clone());
-        repo.create(&client("abc"), &token("abc", "rat_plaintext")).expect("created");
+        created(&repo, "abc", "rat_plaintext");
         let stored: Vec<u8> = db
             .read(|c| registration_access_tokens::table.select(registration_access_tokens::token_digest).first(c))
             .expect("read");
@@ -91,8 +114,8 @@ on_both_backends! {
         let tdb = TestDatabase::new(backend);
         let db = tdb.open();
         let repo = DieselClientRepository::new(db.clone());
-        repo.create(&client("abc"), &token("abc", "rat_one")).expect("created");
-        let err = repo.create(&client("abc"), &token("abc", "rat_two")).expect_err("conflict");
+        created(&repo, "abc", "rat_one");
+        let err = repo.create(&client("abc"), &token("abc", "rat_two"), &audit(AuditAction::ClientRegistered, "abc")).expect_err("conflict");
         assert!(matches!(err, RepositoryError::Conflict(_)), "{err:?}");
         assert_eq!(count(&db), (1, 1), "the second token must not be stored");
     };
@@ -101,11 +124,12 @@ on_both_backends! {
         let tdb = TestDatabase::new(backend);
         let db = tdb.open();
         let repo = DieselClientRepository::new(db.clone());
-        repo.create(&client("first"), &token("first", "rat_same")).expect("created");
+        created(&repo, "first", "rat_same");
         // Same token digest: the client row goes in, the token row violates its key.
-        let err = repo.create(&client("second"), &token("second", "rat_same")).expect_err("fails");
+        let err = repo.create(&client("second"), &token("second", "rat_same"), &audit(AuditAction::ClientRegistered, "second")).expect_err("fails");
         assert!(matches!(err, RepositoryError::Conflict(_)), "{err:?}");
         assert_eq!(count(&db), (1, 1));
+        assert_eq!(audit_count(&db), 1, "the audit event rolled back too");
         assert_eq!(repo.find("second").expect("ok"), None);
     };
 
@@ -117,7 +141,7 @@ on_both_backends! {
         assert!(!db.pending_migrations().expect("pending").is_empty());
         assert!(!db.migrate().expect("migrate").is_empty());
         assert!(db.migrate().expect("again").is_empty(), "migrating twice is a no-op");
-        DieselClientRepository::new(db).create(&client("x"), &token("x", "t")).expect("usable");
+        created(&DieselClientRepository::new(db), "x", "t");
     };
 
     concurrent_registrations_all_land => |backend| {
@@ -130,13 +154,129 @@ on_both_backends! {
                 s.spawn(move || {
                     for i in 0..25 {
                         let id = format!("c{t}-{i}");
-                        repo.create(&client(&id), &token(&id, &format!("rat_{id}"))).expect("created");
+                        created(&repo, &id, &format!("rat_{id}"));
                     }
                 });
             }
         });
         assert_eq!(count(&db), (100, 100));
     };
+}
+
+mod self_management {
+    use super::*;
+
+    on_both_backends! {
+        a_token_is_found_with_its_client => |backend| {
+            let tdb = TestDatabase::new(backend);
+            let repo = DieselClientRepository::new(tdb.open());
+            let c = created(&repo, "abc", "rat_one");
+            let found = repo.find_by_token(&TokenDigest::of("rat_one")).expect("ok").expect("found");
+            assert_eq!(found.client, Some(c));
+            assert_eq!(found.revoked_at, None);
+            assert_eq!(found.token.expires_at, Some(1_760_000_000));
+            assert!(repo.find_by_token(&TokenDigest::of("rat_other")).expect("ok").is_none());
+        };
+
+        an_update_with_rotation_swaps_tokens_atomically => |backend| {
+            let tdb = TestDatabase::new(backend);
+            let db = tdb.open();
+            let repo = DieselClientRepository::new(db.clone());
+            let mut c = created(&repo, "abc", "rat_old");
+            c.metadata.client_name = Some("Renamed".into());
+            c.updated_at += 5;
+            let rotation = TokenRotation { revoke: TokenDigest::of("rat_old"), issue: token("abc", "rat_new") };
+            repo.update(&c, &TokenDigest::of("rat_old"), Some(&rotation), &audit(AuditAction::ClientUpdated, "abc")).expect("updated");
+            assert_eq!(repo.find("abc").expect("ok"), Some(c.clone()));
+            assert!(repo.find_by_token(&TokenDigest::of("rat_old")).expect("ok").expect("kept").revoked_at.is_some());
+            assert!(repo.find_by_token(&TokenDigest::of("rat_new")).expect("ok").expect("new").revoked_at.is_none());
+            // The old token cannot be used for another change.
+            let again = TokenRotation { revoke: TokenDigest::of("rat_old"), issue: token("abc", "rat_newer") };
+            let err = repo.update(&c, &TokenDigest::of("rat_old"), Some(&again), &audit(AuditAction::ClientUpdated, "abc")).expect_err("revoked");
+            assert!(matches!(err, RepositoryError::Conflict(_)), "{err:?}");
+            assert!(repo.find_by_token(&TokenDigest::of("rat_newer")).expect("ok").is_none(), "rolled back");
+            assert_eq!(audit_count(&db), 2);
+        };
+
+        racing_rotations_leave_exactly_one_live_token => |backend| {
+            let tdb = TestDatabase::new(backend);
+            let db = tdb.open();
+            let repo = DieselClientRepository::new(db.clone());
+            let base = created(&repo, "abc", "rat_old");
+            let results: Vec<Result<(), RepositoryError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|i| {
+                        let repo = repo.clone();
+                        let mut c = base.clone();
+                        s.spawn(move || {
+                            c.metadata.client_name = Some(format!("writer {i}"));
+                            let rotation = TokenRotation { revoke: TokenDigest::of("rat_old"), issue: token("abc", &format!("rat_{i}")) };
+                            repo.update(&c, &TokenDigest::of("rat_old"), Some(&rotation), &audit(AuditAction::ClientUpdated, "abc"))
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("thread")).collect()
+            });
+            assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+            let live: i64 = db
+                .read(|c| registration_access_tokens::table.filter(registration_access_tokens::revoked_at.is_null()).count().get_result(c))
+                .expect("count");
+            assert_eq!(live, 1);
+            let winner = results.iter().position(|r| r.is_ok()).expect("a winner");
+            let stored = repo.find("abc").expect("ok").expect("client");
+            assert_eq!(stored.metadata.client_name, Some(format!("writer {winner}")), "the winner's whole document");
+        };
+
+        delete_removes_client_and_tokens_and_retires_the_id => |backend| {
+            let tdb = TestDatabase::new(backend);
+            let db = tdb.open();
+            let repo = DieselClientRepository::new(db.clone());
+            created(&repo, "abc", "rat_one");
+            repo.delete("abc", Some(&TokenDigest::of("rat_one")), &audit(AuditAction::ClientDeleted, "abc")).expect("deleted");
+            assert_eq!(count(&db), (0, 0));
+            assert!(matches!(repo.delete("abc", None, &audit(AuditAction::ClientDeleted, "abc")), Err(RepositoryError::NotFound(_))));
+            let err = repo.create(&client("abc"), &token("abc", "rat_two"), &audit(AuditAction::ClientRegistered, "abc")).expect_err("id retired");
+            assert!(matches!(err, RepositoryError::Conflict(_)), "{err:?}");
+            // An update after the delete never resurrects it.
+            let err = repo.update(&client("abc"), &TokenDigest::of("rat_one"), None, &audit(AuditAction::ClientUpdated, "abc")).expect_err("gone");
+            assert!(matches!(err, RepositoryError::NotFound(_)), "{err:?}");
+            assert_eq!(count(&db), (0, 0));
+        };
+
+        locking_and_revoking_are_recorded => |backend| {
+            let tdb = TestDatabase::new(backend);
+            let db = tdb.open();
+            let repo = DieselClientRepository::new(db.clone());
+            created(&repo, "abc", "rat_one");
+            repo.set_locked("abc", true, &audit(AuditAction::ClientLocked, "abc")).expect("locked");
+            assert!(repo.find("abc").expect("ok").expect("client").is_locked);
+            assert!(matches!(repo.set_locked("nope", true, &audit(AuditAction::ClientLocked, "nope")), Err(RepositoryError::NotFound(_))));
+            repo.revoke_token(&TokenDigest::of("rat_one"), &audit(AuditAction::TokenRevoked, "abc")).expect("revoked");
+            assert!(repo.find_by_token(&TokenDigest::of("rat_one")).expect("ok").expect("kept").revoked_at.is_some());
+            assert_eq!(audit_count(&db), 3);
+        };
+
+        the_audit_log_commits_every_event_before_returning => |backend| {
+            let tdb = TestDatabase::new(backend);
+            let db = tdb.open();
+            let log = DieselAuditLog::start(db.clone()).expect("writer");
+            std::thread::scope(|s| {
+                for t in 0..8 {
+                    let log = &log;
+                    s.spawn(move || {
+                        for i in 0..50 {
+                            log.record(audit(AuditAction::ClientRead, &format!("c{t}-{i}"))).expect("recorded");
+                        }
+                    });
+                }
+            });
+            assert_eq!(audit_count(&db), 400);
+            let (action, actor): (String, String) = db
+                .read(|c| audit_events::table.select((audit_events::action, audit_events::actor)).first(c))
+                .expect("row");
+            assert_eq!((action.as_str(), actor.as_str()), ("client.read", "client"));
+        };
+    }
 }
 
 #[derive(QueryableByName)]

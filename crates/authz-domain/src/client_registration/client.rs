@@ -48,6 +48,8 @@ pub struct Client {
     pub updated_at: i64,
     /// How the client was created.
     pub origin: ClientOrigin,
+    /// An administrator locked self-management: `PUT` and `DELETE` answer 403.
+    pub is_locked: bool,
 }
 
 /// A registration access token as stored: its digest, never the token.
@@ -61,4 +63,25 @@ pub struct RegistrationTokenRecord {
     pub issued_at: i64,
     /// When it stops working (Unix seconds); `None` never.
     pub expires_at: Option<i64>,
+}
+
+/// A registration access token as found by its digest, with its client if that still exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLookup {
+    /// The token record.
+    pub token: RegistrationTokenRecord,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// Its client; `None` if the client no longer exists.
+    pub client: Option<Client>,
+}
+
+/// Replacing the presented registration access token with a new one, in the same transaction as
+/// the change that rotates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRotation {
+    /// The token to revoke.
+    pub revoke: crate::credentials::TokenDigest,
+    /// The token that replaces it.
+    pub issue: RegistrationTokenRecord,
 }

@@ -49,7 +49,7 @@ impl ErrorCode {
 }
 
 /// Why a storage operation failed, as the domain's ports report it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RepositoryError {
     /// The database could not be reached or timed out; nothing was written.
     #[error("storage unavailable: {0}")]
@@ -57,6 +57,9 @@ pub enum RepositoryError {
     /// A unique value (such as a client id) already exists; nothing was written.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The row to change no longer exists (deleted concurrently); nothing was written.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// Any other storage failure; nothing was written.
     #[error("storage failure: {0}")]
     Other(String),
@@ -80,6 +83,17 @@ pub enum RegistrationError {
     /// The software statement comes from an issuer that is not trusted.
     #[error("{0}")]
     UnapprovedSoftwareStatement(String),
+    /// No registration access token was presented (RFC 6750 §3.1: the challenge carries no
+    /// error code).
+    #[error("{0}")]
+    MissingToken(String),
+    /// The token is malformed, unknown, expired, revoked, or for another client. The message is
+    /// the same in every case, so a caller without the client's token learns nothing about it.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// The client may not do this (an administrator locked its self-management).
+    #[error("{0}")]
+    AccessDenied(String),
     /// Storage failed; nothing was written.
     #[error(transparent)]
     Storage(#[from] RepositoryError),
@@ -97,6 +111,8 @@ impl RegistrationError {
             Self::InvalidClientMetadata(_) => ErrorCode::InvalidClientMetadata,
             Self::InvalidSoftwareStatement(_) => ErrorCode::InvalidSoftwareStatement,
             Self::UnapprovedSoftwareStatement(_) => ErrorCode::UnapprovedSoftwareStatement,
+            Self::MissingToken(_) | Self::InvalidToken(_) => ErrorCode::InvalidToken,
+            Self::AccessDenied(_) => ErrorCode::AccessDenied,
             Self::Storage(RepositoryError::Unavailable(_)) => ErrorCode::TemporarilyUnavailable,
             Self::Storage(_) | Self::Credentials(_) => ErrorCode::ServerError,
         }

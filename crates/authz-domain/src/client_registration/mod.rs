@@ -6,8 +6,10 @@
 //! RFC error code); [`RegistrationService`] then issues credentials and stores the client through
 //! the [`ClientRepository`] port.
 
+mod audit;
 mod client;
 mod error;
+mod management;
 pub mod memory;
 mod metadata;
 mod policy;
@@ -17,12 +19,14 @@ mod service;
 mod software_statement;
 mod values;
 
-pub use client::{Client, ClientOrigin, RegistrationTokenRecord};
+pub use audit::{AuditAction, AuditEvent, RequestContext};
+pub use client::{Client, ClientOrigin, RegistrationTokenRecord, TokenLookup, TokenRotation};
 pub use error::{ErrorCode, RegistrationError, RepositoryError};
+pub use management::{PresentedToken, INVALID_TOKEN_MESSAGE, MISSING_TOKEN_MESSAGE};
 pub use memory::InMemoryClientRepository;
 pub use metadata::{ClientMetadata, LOCALIZABLE_FIELDS};
 pub use policy::{CredentialPolicy, PolicyError, RegistrationPolicy};
-pub use ports::ClientRepository;
+pub use ports::{AuditLog, ClientRepository};
 pub use redirect_uri::{RedirectUri, RedirectUriKind, RedirectUriPolicy};
 pub use service::{RegisteredClient, RegistrationService};
 pub use software_statement::{SoftwareStatementPolicy, TrustedIssuer};
@@ -33,5 +37,7 @@ pub use values::{
 /// Re-exported so embedders can build [`TrustedIssuer`] keys without naming the crate.
 pub use jsonwebtoken::{errors::Error as JwtError, Algorithm as JwtAlgorithm, DecodingKey};
 
+#[cfg(test)]
+mod management_tests;
 #[cfg(test)]
 mod tests;

@@ -1,82 +1,89 @@
 //! The registration use case: turn a raw request into a stored client with fresh credentials.
+//! The management use cases (RFC 7592) are in `management.rs`.
 
 use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
+use super::audit::{AuditAction, AuditEvent, RequestContext};
 use super::client::{Client, ClientOrigin, RegistrationTokenRecord};
 use super::error::{RegistrationError, RepositoryError};
 use super::metadata::ClientMetadata;
 use super::policy::RegistrationPolicy;
-use super::ports::ClientRepository;
+use super::ports::{AuditLog, ClientRepository};
 use crate::clock::Clock;
-use crate::credentials::CredentialIssuer;
+use crate::credentials::{CredentialIssuer, IssuedToken};
 
-/// The outcome of a registration: the stored client and the plaintext credentials, which exist only
-/// here and in the one response that carries them.
+/// The outcome of a registration or a management call: the stored client and the plaintext
+/// credentials, which exist only here and in the one response that carries them.
 #[derive(Debug)]
 pub struct RegisteredClient {
     /// The client as stored.
     pub client: Client,
-    /// The client secret, for confidential clients.
+    /// The client secret, only when one was just issued.
     pub client_secret: Option<SecretString>,
-    /// The registration access token (RFC 7592).
+    /// The registration access token to show (new, or the one presented).
     pub registration_access_token: SecretString,
 }
 
 impl RegisteredClient {
-    /// `client_secret_expires_at` as RFC 7591 reports it: present only with a secret, `0` for never.
+    /// `client_secret_expires_at` as RFC 7591 reports it: present when the client has a secret,
+    /// `0` for never.
     pub fn client_secret_expires_at(&self) -> Option<i64> {
-        self.client_secret
+        self.client
+            .secret_hash
             .as_ref()
             .map(|_| self.client.secret_expires_at)
     }
 }
 
-/// Registration and, later, management of clients over a [`ClientRepository`].
+/// Registration and self-management of clients over the storage ports.
 ///
 /// Synchronous by design: callers in async code run it on a blocking thread.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use authz_domain::client_registration::{InMemoryClientRepository, RegistrationPolicy, RegistrationService};
+/// use authz_domain::client_registration::{InMemoryClientRepository, RegistrationPolicy, RegistrationService, RequestContext};
 /// use authz_domain::clock::SystemClock;
 /// use authz_domain::credentials::{Argon2Settings, CredentialIssuer, SecretHasher, SystemRandomSource};
 ///
 /// let hasher = SecretHasher::new(Argon2Settings::default(), 2)?;
 /// let issuer = CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher, 32)?;
 /// let repo = Arc::new(InMemoryClientRepository::new());
-/// let service = RegistrationService::new(repo.clone(), Arc::new(RegistrationPolicy::default()), issuer, Arc::new(SystemClock));
+/// let service = RegistrationService::new(repo.clone(), repo.clone(), Arc::new(RegistrationPolicy::default()), issuer, Arc::new(SystemClock));
 ///
 /// let request = serde_json::json!({
 ///     "client_name": "goose",
 ///     "redirect_uris": ["http://127.0.0.1:61234/oauth_callback"],
 ///     "token_endpoint_auth_method": "none"
 /// });
-/// let registered = service.register(request.as_object().unwrap()).unwrap();
+/// let registered = service.register(request.as_object().unwrap(), &RequestContext::default()).unwrap();
 /// assert!(registered.client_secret.is_none());
 /// assert_eq!(repo.len(), 1);
 /// # Ok::<(), authz_domain::credentials::CredentialError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct RegistrationService {
-    repo: Arc<dyn ClientRepository>,
-    policy: Arc<RegistrationPolicy>,
-    credentials: CredentialIssuer,
-    clock: Arc<dyn Clock>,
+    pub(super) repo: Arc<dyn ClientRepository>,
+    pub(super) audit: Arc<dyn AuditLog>,
+    pub(super) policy: Arc<RegistrationPolicy>,
+    pub(super) credentials: CredentialIssuer,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl RegistrationService {
-    /// A service over `repo` applying `policy`.
+    /// A service over `repo` applying `policy`; reads and refusals are recorded in `audit`.
     pub fn new(
         repo: Arc<dyn ClientRepository>,
+        audit: Arc<dyn AuditLog>,
         policy: Arc<RegistrationPolicy>,
         credentials: CredentialIssuer,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             repo,
+            audit,
             policy,
             credentials,
             clock,
@@ -91,43 +98,39 @@ impl RegistrationService {
     /// Registers a client from the members of a registration request (RFC 7591 §3.1).
     ///
     /// Validation happens first and refuses without writing anything; then credentials are
-    /// generated and the client and its registration access token are stored in one transaction.
+    /// generated and the client, its registration access token and the audit event are stored in
+    /// one transaction.
     pub fn register(
         &self,
         request: &Map<String, Value>,
+        context: &RequestContext,
     ) -> Result<RegisteredClient, RegistrationError> {
         let now = self.clock.now();
         let metadata = ClientMetadata::from_request_at(request, &self.policy, now)?;
-        self.create(metadata, ClientOrigin::Dynamic, now)
+        self.create(metadata, ClientOrigin::Dynamic, now, "anonymous", context)
     }
 
-    fn create(
+    pub(super) fn create(
         &self,
         metadata: ClientMetadata,
         origin: ClientOrigin,
         now: i64,
+        actor: &str,
+        context: &RequestContext,
     ) -> Result<RegisteredClient, RegistrationError> {
-        let creds = &self.policy.credentials;
         let secret = if metadata.is_confidential() {
             Some(self.credentials.client_secret()?)
         } else {
             None
         };
-        let secret_expires_at = match (&secret, creds.secret_lifetime_secs) {
-            (Some(_), 0) | (None, _) => 0,
-            (Some(_), lifetime) => now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
-        };
         let token = self.credentials.registration_access_token()?;
-        let token_expires_at = match creds.registration_token_lifetime_secs {
-            0 => None,
-            lifetime => Some(now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX))),
-        };
         let (secret_plain, secret_hash) = match secret {
             Some(s) => (Some(s.plaintext), Some(s.hash)),
             None => (None, None),
         };
+        let secret_expires_at = self.secret_expiry(secret_hash.is_some(), now);
 
-        // A 128-bit id collides with negligible probability; one retry keeps even that harmless.
+        // A 128-bit id collides with negligible probability; retrying keeps even that harmless.
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -139,14 +142,16 @@ impl RegistrationService {
                 issued_at: now,
                 updated_at: now,
                 origin,
+                is_locked: false,
             };
-            let record = RegistrationTokenRecord {
-                digest: token.digest,
-                client_id: client.client_id.clone(),
-                issued_at: now,
-                expires_at: token_expires_at,
-            };
-            match self.repo.create(&client, &record) {
+            let record = self.token_record(&token, &client.client_id, now);
+            let audit = AuditEvent::new(now, AuditAction::ClientRegistered, actor, context)
+                .client(&client.client_id)
+                .detail(format!(
+                    "token_endpoint_auth_method={}",
+                    client.metadata.token_endpoint_auth_method
+                ));
+            match self.repo.create(&client, &record, &audit) {
                 Ok(()) => {
                     return Ok(RegisteredClient {
                         client,
@@ -157,6 +162,33 @@ impl RegistrationService {
                 Err(RepositoryError::Conflict(_)) if attempts < 3 => continue,
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// When a secret issued now expires: `0` (never) without a secret or a lifetime.
+    pub(super) fn secret_expiry(&self, has_secret: bool, now: i64) -> i64 {
+        match (has_secret, self.policy.credentials.secret_lifetime_secs) {
+            (false, _) | (true, 0) => 0,
+            (true, lifetime) => now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// The stored form of a newly issued registration access token.
+    pub(super) fn token_record(
+        &self,
+        token: &IssuedToken,
+        client_id: &str,
+        now: i64,
+    ) -> RegistrationTokenRecord {
+        let expires_at = match self.policy.credentials.registration_token_lifetime_secs {
+            0 => None,
+            lifetime => Some(now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX))),
+        };
+        RegistrationTokenRecord {
+            digest: token.digest,
+            client_id: client_id.to_owned(),
+            issued_at: now,
+            expires_at,
         }
     }
 }

@@ -34,6 +34,14 @@ fn refused(v: Value) -> (ErrorCode, String) {
     (err.code(), err.to_string())
 }
 
+fn ctx() -> RequestContext {
+    RequestContext {
+        remote_addr: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+        request_id: Some("req-1".into()),
+    }
+}
+
 fn minimal() -> Value {
     json!({"redirect_uris": ["https://app.example.com/cb"], "token_endpoint_auth_method": "none"})
 }
@@ -731,6 +739,7 @@ fn service(policy: RegistrationPolicy) -> (RegistrationService, Arc<InMemoryClie
     let repo = Arc::new(InMemoryClientRepository::new());
     let svc = RegistrationService::new(
         repo.clone(),
+        repo.clone(),
         Arc::new(policy),
         issuer,
         Arc::new(ManualClock::new(NOW)),
@@ -742,7 +751,7 @@ fn service(policy: RegistrationPolicy) -> (RegistrationService, Arc<InMemoryClie
 fn a_public_client_gets_no_secret_and_a_stored_token_digest() {
     let (svc, repo) = service(RegistrationPolicy::default());
     let reg = svc
-        .register(&obj(real_clients()["claude_code"].clone()))
+        .register(&obj(real_clients()["claude_code"].clone()), &ctx())
         .expect("registered");
     assert!(reg.client_secret.is_none());
     assert_eq!(reg.client_secret_expires_at(), None);
@@ -755,17 +764,24 @@ fn a_public_client_gets_no_secret_and_a_stored_token_digest() {
     let tokens = repo.tokens_of(&reg.client.client_id);
     assert_eq!(tokens.len(), 1);
     assert_eq!(
-        tokens[0].digest,
+        tokens[0].0.digest,
         TokenDigest::of(reg.registration_access_token.expose_secret())
     );
-    assert_eq!(tokens[0].expires_at, Some(NOW + 90 * 24 * 3600));
+    assert_eq!(tokens[0].0.expires_at, Some(NOW + 90 * 24 * 3600));
+    let audit = repo.audit_events();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].action, AuditAction::ClientRegistered);
+    assert_eq!(
+        audit[0].client_id.as_deref(),
+        Some(reg.client.client_id.as_str())
+    );
 }
 
 #[test]
 fn a_confidential_client_gets_a_secret_stored_only_as_argon2id() {
     let (svc, repo) = service(RegistrationPolicy::default());
     let reg = svc
-        .register(&obj(real_clients()["claude"].clone()))
+        .register(&obj(real_clients()["claude"].clone()), &ctx())
         .expect("registered");
     let secret = reg.client_secret.as_ref().expect("secret issued");
     assert_eq!(reg.client_secret_expires_at(), Some(0));
@@ -785,18 +801,18 @@ fn secret_and_token_lifetimes_follow_the_policy() {
     policy.credentials.registration_token_lifetime_secs = 0;
     let (svc, repo) = service(policy);
     let reg = svc
-        .register(&obj(real_clients()["claude"].clone()))
+        .register(&obj(real_clients()["claude"].clone()), &ctx())
         .expect("registered");
     assert_eq!(reg.client_secret_expires_at(), Some(NOW + 3600));
-    assert_eq!(repo.tokens_of(&reg.client.client_id)[0].expires_at, None);
+    assert_eq!(repo.tokens_of(&reg.client.client_id)[0].0.expires_at, None);
 }
 
 #[test]
 fn identical_registrations_create_distinct_clients() {
     let (svc, repo) = service(RegistrationPolicy::default());
     let payload = obj(real_clients()["claude"].clone());
-    let a = svc.register(&payload).expect("a");
-    let b = svc.register(&payload).expect("b");
+    let a = svc.register(&payload, &ctx()).expect("a");
+    let b = svc.register(&payload, &ctx()).expect("b");
     assert_ne!(a.client.client_id, b.client.client_id);
     assert_eq!(repo.len(), 2);
 }
@@ -805,7 +821,10 @@ fn identical_registrations_create_distinct_clients() {
 fn a_refused_registration_writes_nothing() {
     let (svc, repo) = service(RegistrationPolicy::default());
     assert!(svc
-        .register(&obj(json!({"redirect_uris": ["javascript:alert(1)"]})))
+        .register(
+            &obj(json!({"redirect_uris": ["javascript:alert(1)"]})),
+            &ctx()
+        )
         .is_err());
     assert!(repo.is_empty());
 }
@@ -814,12 +833,51 @@ fn a_refused_registration_writes_nothing() {
 fn a_storage_failure_is_reported_without_detail_to_the_client() {
     #[derive(Debug)]
     struct Down;
+    fn down<T>() -> Result<T, RepositoryError> {
+        Err(RepositoryError::Unavailable("connection refused".into()))
+    }
     impl ClientRepository for Down {
-        fn create(&self, _: &Client, _: &RegistrationTokenRecord) -> Result<(), RepositoryError> {
-            Err(RepositoryError::Unavailable("connection refused".into()))
+        fn create(
+            &self,
+            _: &Client,
+            _: &RegistrationTokenRecord,
+            _: &AuditEvent,
+        ) -> Result<(), RepositoryError> {
+            down()
         }
         fn find(&self, _: &str) -> Result<Option<Client>, RepositoryError> {
-            Err(RepositoryError::Unavailable("connection refused".into()))
+            down()
+        }
+        fn find_by_token(&self, _: &TokenDigest) -> Result<Option<TokenLookup>, RepositoryError> {
+            down()
+        }
+        fn update(
+            &self,
+            _: &Client,
+            _: &TokenDigest,
+            _: Option<&TokenRotation>,
+            _: &AuditEvent,
+        ) -> Result<(), RepositoryError> {
+            down()
+        }
+        fn delete(
+            &self,
+            _: &str,
+            _: Option<&TokenDigest>,
+            _: &AuditEvent,
+        ) -> Result<(), RepositoryError> {
+            down()
+        }
+        fn revoke_token(&self, _: &TokenDigest, _: &AuditEvent) -> Result<(), RepositoryError> {
+            down()
+        }
+        fn set_locked(&self, _: &str, _: bool, _: &AuditEvent) -> Result<(), RepositoryError> {
+            down()
+        }
+    }
+    impl AuditLog for Down {
+        fn record(&self, _: AuditEvent) -> Result<(), RepositoryError> {
+            down()
         }
     }
     let hasher = SecretHasher::new(
@@ -835,11 +893,12 @@ fn a_storage_failure_is_reported_without_detail_to_the_client() {
         CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher, 32).expect("issuer");
     let svc = RegistrationService::new(
         Arc::new(Down),
+        Arc::new(Down),
         Arc::new(RegistrationPolicy::default()),
         issuer,
         Arc::new(ManualClock::new(NOW)),
     );
-    let err = svc.register(&obj(minimal())).expect_err("fails");
+    let err = svc.register(&obj(minimal()), &ctx()).expect_err("fails");
     assert_eq!(err.code(), ErrorCode::TemporarilyUnavailable);
     assert!(!err.is_client_error());
 }

@@ -1,11 +1,11 @@
 //! `POST /register`.
 
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 use paperclip::actix::api_v2_operation;
 
 use crate::dto::{ClientInformationResponse, ClientRegistrationRequest};
 use crate::error::ApiError;
-use crate::extract::JsonObject;
+use crate::extract::{request_context, JsonObject};
 use crate::responses::Created;
 use crate::AppState;
 
@@ -25,10 +25,12 @@ use crate::AppState;
 pub async fn register(
     state: web::Data<AppState>,
     body: JsonObject<ClientRegistrationRequest>,
+    req: HttpRequest,
 ) -> Result<Created<ClientInformationResponse>, ApiError> {
     let service = state.registration.clone();
+    let context = request_context(&req);
     // Argon2 hashing and the database write block: run them off the async workers.
-    let registered = web::block(move || service.register(&body.members)).await??;
+    let registered = web::block(move || service.register(&body.members, &context)).await??;
     tracing::Span::current().record("client_id", registered.client.client_id.as_str());
     tracing::info!(
         token_endpoint_auth_method = registered

@@ -1,5 +1,7 @@
-//! Dynamic Client Registration endpoints (RFC 7591).
+//! Dynamic Client Registration endpoints: RFC 7591 registration and RFC 7592 management.
 
 mod handlers;
+mod management;
 
 pub use handlers::register;
+pub use management::{delete, read, update};

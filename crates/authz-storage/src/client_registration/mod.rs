@@ -1,7 +1,8 @@
 //! Storage for Dynamic Client Registration: the diesel implementation of the domain's
-//! [`ClientRepository`] port.
+//! [`ClientRepository`](authz_domain::client_registration::ClientRepository) port.
 
 mod models;
 mod repository;
 
 pub use repository::DieselClientRepository;
+pub(crate) use repository::{insert_audit, TxError};

@@ -1,9 +1,12 @@
 //! Row types: what is inserted and what is read back.
 
-use authz_domain::client_registration::{Client, ClientMetadata, ClientOrigin, RepositoryError};
+use authz_domain::client_registration::{
+    AuditEvent, Client, ClientMetadata, ClientOrigin, RegistrationTokenRecord, RepositoryError,
+};
+use authz_domain::credentials::TokenDigest;
 use diesel::prelude::*;
 
-use crate::schema::{clients, registration_access_tokens};
+use crate::schema::{audit_events, clients, registration_access_tokens};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = clients)]
@@ -17,6 +20,7 @@ pub(crate) struct NewClientRow<'a> {
     pub origin: &'a str,
     pub issued_at: i64,
     pub updated_at: i64,
+    pub is_locked: bool,
 }
 
 impl<'a> NewClientRow<'a> {
@@ -32,6 +36,7 @@ impl<'a> NewClientRow<'a> {
             origin: client.origin.as_str(),
             issued_at: client.issued_at,
             updated_at: client.updated_at,
+            is_locked: client.is_locked,
         })
     }
 }
@@ -46,6 +51,7 @@ pub(crate) struct ClientRow {
     pub origin: String,
     pub issued_at: i64,
     pub updated_at: i64,
+    pub is_locked: bool,
 }
 
 impl ClientRow {
@@ -64,6 +70,7 @@ impl ClientRow {
             issued_at: self.issued_at,
             updated_at: self.updated_at,
             origin: ClientOrigin::from_stored(&self.origin),
+            is_locked: self.is_locked,
         })
     }
 }
@@ -75,4 +82,74 @@ pub(crate) struct NewTokenRow<'a> {
     pub client_id: &'a str,
     pub issued_at: i64,
     pub expires_at: Option<i64>,
+}
+
+impl<'a> NewTokenRow<'a> {
+    pub(crate) fn from_record(record: &'a RegistrationTokenRecord) -> Self {
+        Self {
+            token_digest: record.digest.as_bytes(),
+            client_id: &record.client_id,
+            issued_at: record.issued_at,
+            expires_at: record.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = registration_access_tokens)]
+pub(crate) struct TokenRow {
+    pub token_digest: Vec<u8>,
+    pub client_id: String,
+    pub issued_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl TokenRow {
+    pub(crate) fn into_record(
+        self,
+    ) -> Result<(RegistrationTokenRecord, Option<i64>), RepositoryError> {
+        let digest = TokenDigest::from_slice(&self.token_digest).ok_or_else(|| {
+            RepositoryError::Other("a stored token digest is not 32 bytes".into())
+        })?;
+        Ok((
+            RegistrationTokenRecord {
+                digest,
+                client_id: self.client_id,
+                issued_at: self.issued_at,
+                expires_at: self.expires_at,
+            },
+            self.revoked_at,
+        ))
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+pub(crate) struct NewAuditRow<'a> {
+    pub occurred_at: i64,
+    pub action: &'a str,
+    pub succeeded: bool,
+    pub client_id: Option<&'a str>,
+    pub actor: &'a str,
+    pub detail: Option<&'a str>,
+    pub remote_addr: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> NewAuditRow<'a> {
+    pub(crate) fn from_event(e: &'a AuditEvent) -> Self {
+        Self {
+            occurred_at: e.occurred_at,
+            action: e.action.as_str(),
+            succeeded: e.succeeded,
+            client_id: e.client_id.as_deref(),
+            actor: &e.actor,
+            detail: e.detail.as_deref(),
+            remote_addr: e.context.remote_addr.as_deref(),
+            user_agent: e.context.user_agent.as_deref(),
+            request_id: e.context.request_id.as_deref(),
+        }
+    }
 }

@@ -1,14 +1,76 @@
-//! [`DieselClientRepository`]: clients and registration access tokens in SQL.
+//! [`DieselClientRepository`]: clients, registration access tokens and their audit records in SQL.
 
 use authz_domain::client_registration::{
-    Client, ClientRepository, RegistrationTokenRecord, RepositoryError,
+    AuditEvent, Client, ClientRepository, RegistrationTokenRecord, RepositoryError, TokenLookup,
+    TokenRotation,
 };
+use authz_domain::credentials::TokenDigest;
 use diesel::prelude::*;
 
-use super::models::{ClientRow, NewClientRow, NewTokenRow};
-use crate::database::Database;
-use crate::error::repo_err;
-use crate::schema::{clients, registration_access_tokens};
+use super::models::{ClientRow, NewAuditRow, NewClientRow, NewTokenRow, TokenRow};
+use crate::database::{Database, DbConnection};
+use crate::error::{diesel_err, repo_err, StorageError};
+use crate::schema::{audit_events, clients, deleted_clients, registration_access_tokens as tokens};
+
+/// Why a transaction stopped; every variant rolls it back.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    Db(diesel::result::Error),
+    Storage(StorageError),
+    Refused(RepositoryError),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e)
+    }
+}
+
+impl From<StorageError> for TxError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl From<TxError> for RepositoryError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Db(e) => diesel_err(e),
+            TxError::Storage(e) => repo_err(e),
+            TxError::Refused(e) => e,
+        }
+    }
+}
+
+pub(crate) fn insert_audit(conn: &mut DbConnection, event: &AuditEvent) -> Result<(), TxError> {
+    diesel::insert_into(audit_events::table)
+        .values(NewAuditRow::from_event(event))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether `digest` is an unrevoked token of `client_id` (expiry was checked when it was presented).
+fn token_is_live(
+    conn: &mut DbConnection,
+    digest: &TokenDigest,
+    client_id: &str,
+) -> Result<bool, TxError> {
+    let n: i64 = tokens::table
+        .filter(tokens::token_digest.eq(digest.as_bytes().as_slice()))
+        .filter(tokens::client_id.eq(client_id))
+        .filter(tokens::revoked_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n == 1)
+}
+
+fn revoked(reason: &str) -> TxError {
+    TxError::Refused(RepositoryError::Conflict(reason.into()))
+}
+
+fn gone(client_id: &str) -> TxError {
+    TxError::Refused(RepositoryError::NotFound(format!("client {client_id}")))
+}
 
 /// The domain's [`ClientRepository`] over a [`Database`].
 #[derive(Debug, Clone)]
@@ -28,25 +90,28 @@ impl ClientRepository for DieselClientRepository {
         &self,
         client: &Client,
         token: &RegistrationTokenRecord,
+        audit: &AuditEvent,
     ) -> Result<(), RepositoryError> {
         let row = NewClientRow::from_client(client)?;
-        let token_row = NewTokenRow {
-            token_digest: token.digest.as_bytes(),
-            client_id: &token.client_id,
-            issued_at: token.issued_at,
-            expires_at: token.expires_at,
-        };
+        let token_row = NewTokenRow::from_record(token);
         self.db
             .write(|conn| {
+                let tombstones: i64 = deleted_clients::table
+                    .filter(deleted_clients::client_id.eq(&client.client_id))
+                    .count()
+                    .get_result(conn)?;
+                if tombstones > 0 {
+                    return Err(revoked("the client id was issued before"));
+                }
                 diesel::insert_into(clients::table)
                     .values(&row)
                     .execute(conn)?;
-                diesel::insert_into(registration_access_tokens::table)
+                diesel::insert_into(tokens::table)
                     .values(&token_row)
                     .execute(conn)?;
-                Ok(())
+                insert_audit(conn, audit)
             })
-            .map_err(repo_err)
+            .map_err(Into::into)
     }
 
     fn find(&self, client_id: &str) -> Result<Option<Client>, RepositoryError> {
@@ -61,5 +126,166 @@ impl ClientRepository for DieselClientRepository {
             })
             .map_err(repo_err)?;
         row.map(ClientRow::into_client).transpose()
+    }
+
+    fn find_by_token(&self, digest: &TokenDigest) -> Result<Option<TokenLookup>, RepositoryError> {
+        // One statement: a concurrent delete is seen entirely or not at all.
+        let row = self
+            .db
+            .read(|conn| {
+                tokens::table
+                    .left_join(clients::table)
+                    .filter(tokens::token_digest.eq(digest.as_bytes().as_slice()))
+                    .select((TokenRow::as_select(), Option::<ClientRow>::as_select()))
+                    .first::<(TokenRow, Option<ClientRow>)>(conn)
+                    .optional()
+            })
+            .map_err(repo_err)?;
+        let Some((token, client)) = row else {
+            return Ok(None);
+        };
+        let (token, revoked_at) = token.into_record()?;
+        Ok(Some(TokenLookup {
+            token,
+            revoked_at,
+            client: client.map(ClientRow::into_client).transpose()?,
+        }))
+    }
+
+    fn update(
+        &self,
+        client: &Client,
+        presented: &TokenDigest,
+        rotation: Option<&TokenRotation>,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError> {
+        let row = NewClientRow::from_client(client)?;
+        self.db
+            .write(|conn| {
+                // Updating the row first also locks it (PostgreSQL), so concurrent changes of one
+                // client queue here and each later statement sees the winner's commit.
+                let updated = diesel::update(clients::table.find(&client.client_id))
+                    .set((
+                        clients::client_name.eq(row.client_name),
+                        clients::token_endpoint_auth_method.eq(row.token_endpoint_auth_method),
+                        clients::secret_hash.eq(row.secret_hash),
+                        clients::secret_expires_at.eq(row.secret_expires_at),
+                        clients::metadata.eq(&row.metadata),
+                        clients::updated_at.eq(row.updated_at),
+                        clients::is_locked.eq(row.is_locked),
+                    ))
+                    .execute(conn)?;
+                if updated == 0 {
+                    return Err(gone(&client.client_id));
+                }
+                match rotation {
+                    Some(rotation) => {
+                        let revoked_now = diesel::update(
+                            tokens::table
+                                .filter(
+                                    tokens::token_digest.eq(rotation.revoke.as_bytes().as_slice()),
+                                )
+                                .filter(tokens::client_id.eq(&client.client_id))
+                                .filter(tokens::revoked_at.is_null()),
+                        )
+                        .set(tokens::revoked_at.eq(rotation.issue.issued_at))
+                        .execute(conn)?;
+                        if revoked_now != 1 {
+                            return Err(revoked(
+                                "the presented token was revoked by a concurrent change",
+                            ));
+                        }
+                        diesel::insert_into(tokens::table)
+                            .values(NewTokenRow::from_record(&rotation.issue))
+                            .execute(conn)?;
+                    }
+                    None => {
+                        if !token_is_live(conn, presented, &client.client_id)? {
+                            return Err(revoked(
+                                "the presented token was revoked by a concurrent change",
+                            ));
+                        }
+                    }
+                }
+                insert_audit(conn, audit)
+            })
+            .map_err(Into::into)
+    }
+
+    fn delete(
+        &self,
+        client_id: &str,
+        presented: Option<&TokenDigest>,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError> {
+        self.db
+            .write(|conn| {
+                // Lock the row first (see `update`), then check the token against committed state.
+                let touched = diesel::update(clients::table.find(client_id))
+                    .set(clients::updated_at.eq(clients::updated_at))
+                    .execute(conn)?;
+                if touched == 0 {
+                    return Err(gone(client_id));
+                }
+                if let Some(digest) = presented {
+                    if !token_is_live(conn, digest, client_id)? {
+                        return Err(revoked(
+                            "the presented token was revoked by a concurrent change",
+                        ));
+                    }
+                }
+                diesel::delete(tokens::table.filter(tokens::client_id.eq(client_id)))
+                    .execute(conn)?;
+                diesel::delete(clients::table.find(client_id)).execute(conn)?;
+                diesel::insert_into(deleted_clients::table)
+                    .values((
+                        deleted_clients::client_id.eq(client_id),
+                        deleted_clients::deleted_at.eq(audit.occurred_at),
+                    ))
+                    .execute(conn)?;
+                insert_audit(conn, audit)
+            })
+            .map_err(Into::into)
+    }
+
+    fn revoke_token(
+        &self,
+        digest: &TokenDigest,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError> {
+        self.db
+            .write(|conn| {
+                diesel::update(
+                    tokens::table
+                        .filter(tokens::token_digest.eq(digest.as_bytes().as_slice()))
+                        .filter(tokens::revoked_at.is_null()),
+                )
+                .set(tokens::revoked_at.eq(audit.occurred_at))
+                .execute(conn)?;
+                insert_audit(conn, audit)
+            })
+            .map_err(Into::into)
+    }
+
+    fn set_locked(
+        &self,
+        client_id: &str,
+        locked: bool,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError> {
+        self.db
+            .write(|conn| {
+                let n = diesel::update(clients::table.find(client_id))
+                    .set((
+                        clients::is_locked.eq(locked),
+                        clients::updated_at.eq(audit.occurred_at),
+                    ))
+                    .execute(conn)?;
+                if n == 0 {
+                    return Err(gone(client_id));
+                }
+                insert_audit(conn, audit)
+            })
+            .map_err(Into::into)
     }
 }

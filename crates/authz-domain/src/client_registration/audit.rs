@@ -1,0 +1,126 @@
+//! The audit trail: who did what to which client, when, from where, and whether it was allowed.
+//! Records never hold a secret or a token.
+
+use std::fmt;
+
+use super::values::truncate;
+
+/// What was done or attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// A client registered itself (RFC 7591).
+    ClientRegistered,
+    /// A client read its registration (RFC 7592 GET).
+    ClientRead,
+    /// A client replaced its registration (RFC 7592 PUT).
+    ClientUpdated,
+    /// A client deleted its registration (RFC 7592 DELETE).
+    ClientDeleted,
+    /// Self-management was locked by an administrator.
+    ClientLocked,
+    /// Self-management was unlocked by an administrator.
+    ClientUnlocked,
+    /// A token was revoked because its client no longer exists.
+    TokenRevoked,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: &'static [Self] = &[
+        Self::ClientRegistered,
+        Self::ClientRead,
+        Self::ClientUpdated,
+        Self::ClientDeleted,
+        Self::ClientLocked,
+        Self::ClientUnlocked,
+        Self::TokenRevoked,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientRegistered => "client.registered",
+            Self::ClientRead => "client.read",
+            Self::ClientUpdated => "client.updated",
+            Self::ClientDeleted => "client.deleted",
+            Self::ClientLocked => "client.locked",
+            Self::ClientUnlocked => "client.unlocked",
+            Self::TokenRevoked => "token.revoked",
+        }
+    }
+
+    /// The action for a stored name.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == s)
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a request came from, as the HTTP layer saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The peer address.
+    pub remote_addr: Option<String>,
+    /// The `User-Agent` header (truncated).
+    pub user_agent: Option<String>,
+    /// The request id also found in the server's log and the `x-request-id` response header.
+    pub request_id: Option<String>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// When (Unix seconds).
+    pub occurred_at: i64,
+    /// What.
+    pub action: AuditAction,
+    /// Allowed (`true`) or refused (`false`).
+    pub succeeded: bool,
+    /// Which client (for refused attempts: the one named in the request, truncated).
+    pub client_id: Option<String>,
+    /// Who: `client` (its registration access token), `anonymous`, or `admin:NAME`.
+    pub actor: String,
+    /// Why it was refused, or what changed. Never a secret.
+    pub detail: Option<String>,
+    /// Where from.
+    pub context: RequestContext,
+}
+
+impl AuditEvent {
+    /// A new event at `now`.
+    pub fn new(now: i64, action: AuditAction, actor: &str, context: &RequestContext) -> Self {
+        Self {
+            occurred_at: now,
+            action,
+            succeeded: true,
+            client_id: None,
+            actor: actor.to_owned(),
+            detail: None,
+            context: context.clone(),
+        }
+    }
+
+    /// About `client_id` (truncated to 128 characters: refused requests may name anything).
+    pub fn client(mut self, client_id: &str) -> Self {
+        self.client_id = Some(truncate(client_id, 128));
+        self
+    }
+
+    /// Marks the event refused, with the reason.
+    pub fn refused(mut self, reason: &str) -> Self {
+        self.succeeded = false;
+        self.detail = Some(reason.to_owned());
+        self
+    }
+
+    /// Adds a detail.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}

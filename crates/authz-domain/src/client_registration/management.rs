@@ -1,0 +1,395 @@
+//! Client self-management (RFC 7592): read, update and delete a registration with its
+//! registration access token.
+//!
+//! Every refusal of a token uses the same message, and the token is checked before anything about
+//! the client in the URL is looked at, so a caller without the client's token cannot tell whether
+//! that client exists. Every call, allowed or refused, leaves an audit record (never the token).
+
+use std::collections::BTreeSet;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use super::audit::{AuditAction, AuditEvent, RequestContext};
+use super::client::{Client, TokenRotation};
+use super::error::{RegistrationError, RepositoryError};
+use super::metadata::{json_type, ClientMetadata};
+use super::service::{RegisteredClient, RegistrationService};
+use crate::credentials::TokenDigest;
+
+/// The answer to every unusable token.
+pub const INVALID_TOKEN_MESSAGE: &str =
+    "the registration access token is invalid, expired or revoked, or does not belong to this client";
+/// The answer when no token was sent.
+pub const MISSING_TOKEN_MESSAGE: &str =
+    "this endpoint requires Authorization: Bearer <registration_access_token>";
+
+/// Members a client may not send in an update: the server sets them (RFC 7592 §2.2).
+const SERVER_SET_MEMBERS: &[&str] = &[
+    "registration_access_token",
+    "registration_client_uri",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+];
+
+/// The credentials a management request presented, as the HTTP layer read them.
+#[derive(Debug)]
+pub enum PresentedToken {
+    /// No `Authorization` header.
+    Missing,
+    /// An `Authorization` header that is not exactly one well-formed Bearer token; the reason is
+    /// for the audit trail only.
+    Malformed(&'static str),
+    /// A Bearer token.
+    Bearer(SecretString),
+}
+
+struct Authenticated {
+    client: Client,
+    digest: TokenDigest,
+    presented: SecretString,
+}
+
+impl RegistrationService {
+    /// Reads a registration (RFC 7592 §2.1). The secret is never shown again; the token shown is
+    /// the one presented, or a new one when the policy rotates on read.
+    pub fn read(
+        &self,
+        client_id: &str,
+        token: PresentedToken,
+        context: &RequestContext,
+    ) -> Result<RegisteredClient, RegistrationError> {
+        let now = self.clock.now();
+        let action = AuditAction::ClientRead;
+        let auth = self.authenticate(client_id, token, action, context, now)?;
+        let event = AuditEvent::new(now, action, "client", context).client(client_id);
+        let shown = if self.policy.credentials.rotate_registration_token_on_read {
+            let (rotation, fresh) = self.rotation(&auth, now)?;
+            let event = event.detail("registration access token rotated");
+            self.repo
+                .update(&auth.client, &auth.digest, Some(&rotation), &event)
+                .map_err(|e| self.lost_race(e, action, client_id, context, now))?;
+            fresh
+        } else {
+            self.audit.record(event)?;
+            auth.presented
+        };
+        Ok(RegisteredClient {
+            client: auth.client,
+            client_secret: None,
+            registration_access_token: shown,
+        })
+    }
+
+    /// Replaces a registration (RFC 7592 §2.2): every member not sent is removed or reset to its
+    /// default, under the same rules as registration.
+    ///
+    /// `request` is the body's members, or why the body could not be read as a JSON object: that
+    /// error is reported only after the token has been checked, so an unauthenticated caller never
+    /// learns more than "unauthorized".
+    pub fn update(
+        &self,
+        client_id: &str,
+        token: PresentedToken,
+        request: Result<&Map<String, Value>, RegistrationError>,
+        context: &RequestContext,
+    ) -> Result<RegisteredClient, RegistrationError> {
+        let now = self.clock.now();
+        let action = AuditAction::ClientUpdated;
+        let auth = self.authenticate(client_id, token, action, context, now)?;
+        self.refuse_if_locked(&auth.client, action, context, now)?;
+        let result = request.and_then(|request| self.replace(&auth, request, now));
+        let (updated, new_secret, changed) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                if e.is_client_error() {
+                    let reason = format!("{}: {e}", e.code().as_str());
+                    self.audit.record(
+                        AuditEvent::new(now, action, "client", context)
+                            .client(client_id)
+                            .refused(&reason),
+                    )?;
+                }
+                return Err(e);
+            }
+        };
+        let rotation = if self.policy.credentials.rotate_registration_token_on_update {
+            Some(self.rotation(&auth, now)?)
+        } else {
+            None
+        };
+        let mut detail = if changed.is_empty() {
+            "nothing changed".to_owned()
+        } else {
+            format!(
+                "changed: {}",
+                changed.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        };
+        if new_secret.is_some() {
+            detail.push_str("; client secret issued");
+        }
+        if rotation.is_some() {
+            detail.push_str("; registration access token rotated");
+        }
+        let event = AuditEvent::new(now, action, "client", context)
+            .client(client_id)
+            .detail(detail);
+        self.repo
+            .update(
+                &updated,
+                &auth.digest,
+                rotation.as_ref().map(|(r, _)| r),
+                &event,
+            )
+            .map_err(|e| self.lost_race(e, action, client_id, context, now))?;
+        Ok(RegisteredClient {
+            client: updated,
+            client_secret: new_secret,
+            registration_access_token: rotation.map_or(auth.presented, |(_, fresh)| fresh),
+        })
+    }
+
+    /// Deletes a registration (RFC 7592 §2.3): afterwards its id, secret and tokens are all dead,
+    /// and the id is never issued again.
+    pub fn delete(
+        &self,
+        client_id: &str,
+        token: PresentedToken,
+        context: &RequestContext,
+    ) -> Result<(), RegistrationError> {
+        let now = self.clock.now();
+        let action = AuditAction::ClientDeleted;
+        let auth = self.authenticate(client_id, token, action, context, now)?;
+        self.refuse_if_locked(&auth.client, action, context, now)?;
+        let event = AuditEvent::new(now, action, "client", context).client(client_id);
+        self.repo
+            .delete(client_id, Some(&auth.digest), &event)
+            .map_err(|e| self.lost_race(e, action, client_id, context, now))
+    }
+
+    /// Checks the token before anything else; records every refusal.
+    fn authenticate(
+        &self,
+        client_id: &str,
+        token: PresentedToken,
+        action: AuditAction,
+        context: &RequestContext,
+        now: i64,
+    ) -> Result<Authenticated, RegistrationError> {
+        let refuse = |reason: &str| -> Result<RegistrationError, RegistrationError> {
+            self.audit.record(
+                AuditEvent::new(now, action, "anonymous", context)
+                    .client(client_id)
+                    .refused(reason),
+            )?;
+            Ok(RegistrationError::InvalidToken(
+                INVALID_TOKEN_MESSAGE.into(),
+            ))
+        };
+        let presented = match token {
+            PresentedToken::Missing => {
+                self.audit.record(
+                    AuditEvent::new(now, action, "anonymous", context)
+                        .client(client_id)
+                        .refused("no token"),
+                )?;
+                return Err(RegistrationError::MissingToken(
+                    MISSING_TOKEN_MESSAGE.into(),
+                ));
+            }
+            PresentedToken::Malformed(why) => {
+                return Err(refuse(&format!("malformed token: {why}"))?)
+            }
+            PresentedToken::Bearer(t) => t,
+        };
+        let digest = TokenDigest::of(presented.expose_secret());
+        let Some(found) = self.repo.find_by_token(&digest)? else {
+            return Err(refuse("unknown token")?);
+        };
+        if !found.token.digest.ct_eq(&digest) {
+            return Err(refuse("unknown token")?);
+        }
+        if found.revoked_at.is_some() {
+            return Err(refuse("revoked token")?);
+        }
+        if found.token.expires_at.is_some_and(|at| at <= now) {
+            return Err(refuse("expired token")?);
+        }
+        if found.token.client_id != client_id {
+            return Err(refuse(&format!(
+                "token of another client ({})",
+                found.token.client_id
+            ))?);
+        }
+        let Some(client) = found.client else {
+            // The token outlived its client: revoke it at once.
+            let event = AuditEvent::new(now, AuditAction::TokenRevoked, "system", context)
+                .client(client_id)
+                .detail("the token's client no longer exists");
+            self.repo.revoke_token(&digest, &event)?;
+            return Err(refuse("client no longer exists")?);
+        };
+        Ok(Authenticated {
+            client,
+            digest,
+            presented,
+        })
+    }
+
+    fn refuse_if_locked(
+        &self,
+        client: &Client,
+        action: AuditAction,
+        context: &RequestContext,
+        now: i64,
+    ) -> Result<(), RegistrationError> {
+        if !client.is_locked {
+            return Ok(());
+        }
+        self.audit.record(
+            AuditEvent::new(now, action, "client", context)
+                .client(&client.client_id)
+                .refused("self-management locked by an administrator"),
+        )?;
+        Err(RegistrationError::AccessDenied(
+            "an administrator has locked this client's registration; it cannot be changed or deleted with its registration access token".into(),
+        ))
+    }
+
+    /// The replacement client for an update request, the secret issued (if any) and the names of
+    /// the members that changed.
+    fn replace(
+        &self,
+        auth: &Authenticated,
+        request: &Map<String, Value>,
+        now: i64,
+    ) -> Result<(Client, Option<SecretString>, BTreeSet<String>), RegistrationError> {
+        let current = &auth.client;
+        match request.get("client_id") {
+            Some(Value::String(id)) if id == &current.client_id => {}
+            Some(Value::String(_)) => {
+                return Err(RegistrationError::InvalidRequest(
+                    "client_id: must equal the client id in the URL".into(),
+                ))
+            }
+            None | Some(Value::Null) => {
+                return Err(RegistrationError::InvalidRequest(
+                    "client_id: required in an update, equal to the client id in the URL (RFC 7592 §2.2)".into(),
+                ))
+            }
+            Some(other) => {
+                return Err(RegistrationError::InvalidRequest(format!(
+                    "client_id: expected a string, got {}",
+                    json_type(other)
+                )))
+            }
+        }
+        if let Some(member) = SERVER_SET_MEMBERS
+            .iter()
+            .find(|m| request.contains_key(**m))
+        {
+            return Err(RegistrationError::InvalidRequest(format!(
+                "{member}: must not be sent in an update; the server sets it (RFC 7592 §2.2)"
+            )));
+        }
+        match request.get("client_secret") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(sent)) => match &current.secret_hash {
+                Some(hash) if self.credentials.hasher().verify(sent, hash) => {}
+                Some(_) => {
+                    return Err(RegistrationError::InvalidRequest(
+                        "client_secret: does not match the current client secret".into(),
+                    ))
+                }
+                None => {
+                    return Err(RegistrationError::InvalidRequest(
+                        "client_secret: this client has no secret; omit the member".into(),
+                    ))
+                }
+            },
+            Some(other) => {
+                return Err(RegistrationError::InvalidRequest(format!(
+                    "client_secret: expected a string, got {}",
+                    json_type(other)
+                )))
+            }
+        }
+        let metadata = ClientMetadata::from_request_at(request, &self.policy, now)?;
+        let (secret_hash, secret_expires_at, issued) =
+            match (metadata.is_confidential(), &current.secret_hash) {
+                (true, Some(hash)) => (Some(hash.clone()), current.secret_expires_at, None),
+                (true, None) => {
+                    let secret = self.credentials.client_secret()?;
+                    (
+                        Some(secret.hash),
+                        self.secret_expiry(true, now),
+                        Some(secret.plaintext),
+                    )
+                }
+                (false, _) => (None, 0, None),
+            };
+        let changed = changed_members(&current.metadata, &metadata);
+        let updated = Client {
+            metadata,
+            secret_hash,
+            secret_expires_at,
+            updated_at: now,
+            ..current.clone()
+        };
+        Ok((updated, issued, changed))
+    }
+
+    fn rotation(
+        &self,
+        auth: &Authenticated,
+        now: i64,
+    ) -> Result<(TokenRotation, SecretString), RegistrationError> {
+        let fresh = self.credentials.registration_access_token()?;
+        let rotation = TokenRotation {
+            revoke: auth.digest,
+            issue: self.token_record(&fresh, &auth.client.client_id, now),
+        };
+        Ok((rotation, fresh.plaintext))
+    }
+
+    /// A change that lost a race (the client was deleted, or the presented token was rotated by a
+    /// concurrent update) is refused like any other unusable token.
+    fn lost_race(
+        &self,
+        e: RepositoryError,
+        action: AuditAction,
+        client_id: &str,
+        context: &RequestContext,
+        now: i64,
+    ) -> RegistrationError {
+        match e {
+            RepositoryError::NotFound(_) | RepositoryError::Conflict(_) => {
+                let reason = if matches!(e, RepositoryError::NotFound(_)) {
+                    "client deleted concurrently"
+                } else {
+                    "token revoked by a concurrent change"
+                };
+                match self.audit.record(
+                    AuditEvent::new(now, action, "client", context)
+                        .client(client_id)
+                        .refused(reason),
+                ) {
+                    Ok(()) => RegistrationError::InvalidToken(INVALID_TOKEN_MESSAGE.into()),
+                    Err(storage) => storage.into(),
+                }
+            }
+            other => other.into(),
+        }
+    }
+}
+
+/// Top-level members whose registered value differs.
+fn changed_members(before: &ClientMetadata, after: &ClientMetadata) -> BTreeSet<String> {
+    let (a, b) = (before.to_wire(), after.to_wire());
+    a.keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}

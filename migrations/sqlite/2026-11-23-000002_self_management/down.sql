@@ -1,0 +1,3 @@
+DROP TABLE audit_events;
+DROP TABLE deleted_clients;
+ALTER TABLE clients DROP COLUMN is_locked;
