@@ -387,6 +387,11 @@ impl Settings {
             }
             None => Some(PathBuf::from("config")).filter(|d| d.is_dir()),
         };
+        if let (None, Some(env)) = (&dir, &sources.environment) {
+            return Err(anyhow!(
+                "AUTHZ_ENV={env}, but there is no config folder to read {env}.toml from: run from the project folder (./config) or pass --config-dir"
+            ));
+        }
         if let Some(dir) = &dir {
             builder = builder.add_source(File::from(dir.join("default.toml")).required(false));
             if let Some(env) = &sources.environment {
@@ -427,11 +432,24 @@ impl Settings {
             }
             .with_context(|| format!("override {key}"))?;
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .context("configuration")?
             .try_deserialize()
             .map_err(|e| anyhow!("configuration: {e}"))?;
+        // Environment lists arrive untrimmed ("a, b") and an empty variable as [""].
+        let r = &mut settings.registration;
+        for list in [
+            &mut r.allowed_grant_types,
+            &mut r.allowed_auth_methods,
+            &mut r.allowed_scopes,
+        ] {
+            *list = list
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         settings.check()?;
         Ok(settings)
     }
@@ -449,6 +467,11 @@ impl Settings {
         // Checks across keys, and key material that only parses as a whole.
         if let Err(e) = self.registration_policy() {
             problems.push(e.to_string());
+        }
+        if let Err(e) = authz_domain::credentials::SecretHasher::new(self.argon2_settings(), 1) {
+            problems.push(format!(
+                "argon2: {e} (memory_kib must be at least 8 × parallelism)"
+            ));
         }
         if problems.is_empty() {
             Ok(())

@@ -19,11 +19,7 @@ pub(crate) fn metadata(state: &AppState) -> AuthorizationServerMetadata {
             .settings
             .registration_enabled
             .then(|| format!("{base}/register")),
-        response_types_supported: policy
-            .response_types_supported()
-            .into_iter()
-            .map(String::from)
-            .collect(),
+        response_types_supported: vec!["code".into()],
         grant_types_supported: policy
             .allowed_grant_types
             .iter()

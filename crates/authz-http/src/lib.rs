@@ -29,7 +29,7 @@ pub use extract::BodyLimit;
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// The issuer; every URL handed out starts with it. No trailing slash.
+    /// The issuer, exactly as configured; every URL handed out starts with it.
     pub public_base_url: String,
     /// `false`: `/register` does not exist (404) and is not advertised.
     pub registration_enabled: bool,
@@ -42,10 +42,9 @@ pub struct HttpSettings {
 impl HttpSettings {
     /// Settings for `public_base_url` with the defaults.
     pub fn new(public_base_url: &str) -> Self {
-        let base = public_base_url.trim_end_matches('/').to_owned();
         Self {
-            service_documentation: format!("{base}/docs"),
-            public_base_url: base,
+            service_documentation: format!("{}/docs", public_base_url.trim_end_matches('/')),
+            public_base_url: public_base_url.to_owned(),
             registration_enabled: true,
             max_body_bytes: 64 * 1024,
         }

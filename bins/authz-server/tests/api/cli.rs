@@ -47,14 +47,23 @@ fn migrate_applies_then_reports_nothing_to_do_then_reverts() {
     let db = TestDatabase::sqlite();
     let (ok, out, err) = run(server_command(&db.url).arg("migrate"));
     assert!(ok, "{err}");
-    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite"))
-        .expect("migrations folder")
-        .count();
-    assert!(out.contains(&format!("applied {migrations} migration(s)")), "{out}");
+    let migrations = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/sqlite"
+    ))
+    .expect("migrations folder")
+    .count();
+    assert!(
+        out.contains(&format!("applied {migrations} migration(s)")),
+        "{out}"
+    );
     let (ok, out, _) = run(server_command(&db.url).arg("migrate"));
     assert!(ok && out.contains("nothing to do"), "{out}");
     let (ok, out, _) = run(server_command(&db.url).args(["migrate", "--revert-all"]));
-    assert!(ok && out.contains(&format!("reverted {migrations} migration(s)")), "{out}");
+    assert!(
+        ok && out.contains(&format!("reverted {migrations} migration(s)")),
+        "{out}"
+    );
 }
 
 #[test]

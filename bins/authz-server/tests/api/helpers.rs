@@ -115,6 +115,26 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Tes
     }
 }
 
+/// A second application on the database of `other` (it keeps that database alive).
+pub async fn spawn_app_on(other: &TestApp, overrides: &[(&str, &str)]) -> OtherApp {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().expect("addr").port();
+    let address = format!("http://127.0.0.1:{port}");
+    let settings = test_settings(&other.settings.database.url, &address, overrides);
+    let app = Application::build_with_listener(&settings, listener).expect("application builds");
+    tokio::spawn(app.run_until_stopped());
+    OtherApp {
+        address,
+        http: other.http.clone(),
+    }
+}
+
+/// An application sharing another's database.
+pub struct OtherApp {
+    pub address: String,
+    pub http: reqwest::Client,
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

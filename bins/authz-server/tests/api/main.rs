@@ -7,6 +7,7 @@ mod cors;
 mod discovery;
 mod durability;
 mod helpers;
+mod management;
 mod openapi;
 mod registration;
 mod registration_errors;

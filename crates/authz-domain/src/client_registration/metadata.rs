@@ -115,8 +115,8 @@ impl ClientMetadata {
 
     /// Parses the members of a registration request at time `now` (Unix seconds).
     ///
-    /// Unknown members are ignored; `null` means absent; the empty string for an optional text or
-    /// URI member means absent. The first problem found is returned, naming the field.
+    /// Unknown members are ignored; `null` means absent; the empty string for any optional string
+    /// member means absent (its default applies). The first problem found is returned, naming the field.
     pub fn from_request_at(
         raw: &Map<String, Value>,
         policy: &RegistrationPolicy,
@@ -124,10 +124,11 @@ impl ClientMetadata {
     ) -> Result<Self, RegistrationError> {
         let statement = match raw.get("software_statement") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(Value::String(s)) => Some(s.as_str()),
             Some(other) => {
-                return Err(RegistrationError::InvalidSoftwareStatement(format!(
-                    "software_statement: expected a signed JWT string, got {}",
+                return Err(RegistrationError::metadata(format!(
+                    "software_statement: expected a string (a signed JWT), got {}",
                     json_type(other)
                 )))
             }
@@ -158,7 +159,7 @@ impl ClientMetadata {
         let redirect_uris = parse_redirect_uris(&f, policy, &grant_types)?;
 
         let code_challenge_method = match f.string("code_challenge_method")? {
-            None | Some("S256") => CodeChallengeMethod::S256,
+            None | Some("" | "S256") => CodeChallengeMethod::S256,
             Some(other) => {
                 return Err(RegistrationError::metadata(format!(
                     "code_challenge_method: {:?} is not supported; only \"S256\" is accepted (PKCE with S256 is required)",
@@ -404,7 +405,7 @@ fn parse_auth_method(
     policy: &RegistrationPolicy,
 ) -> Result<TokenEndpointAuthMethod, RegistrationError> {
     let method = match f.string("token_endpoint_auth_method")? {
-        None => TokenEndpointAuthMethod::ClientSecretBasic,
+        None | Some("") => TokenEndpointAuthMethod::ClientSecretBasic,
         Some(v) => TokenEndpointAuthMethod::from_wire(v).ok_or_else(|| {
             RegistrationError::metadata(format!(
                 "token_endpoint_auth_method: {:?} is not supported; use one of {}",

@@ -158,18 +158,6 @@ impl RegistrationPolicy {
         }
         Ok(())
     }
-
-    /// The response types a client may register (`code` when the authorization code grant is allowed).
-    pub fn response_types_supported(&self) -> Vec<&'static str> {
-        if self
-            .allowed_grant_types
-            .contains(&GrantType::AuthorizationCode)
-        {
-            vec!["code"]
-        } else {
-            Vec::new()
-        }
-    }
 }
 
 #[cfg(test)]

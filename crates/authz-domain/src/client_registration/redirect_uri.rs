@@ -88,12 +88,17 @@ impl RedirectUri {
     pub fn parse(raw: &str, policy: &RedirectUriPolicy) -> Result<Self, String> {
         let url = parse_absolute(raw, policy.max_uri_length)?;
         let scheme = url.scheme();
+        if matches!(scheme, "http" | "https") && raw_host(raw).is_empty() {
+            return Err(format!(
+                "an {scheme} URI needs a host after \"{scheme}://\""
+            ));
+        }
         if NEVER_ALLOWED_SCHEMES.contains(&scheme) {
             return Err(format!("scheme {scheme:?} is never allowed"));
         }
         let kind = match scheme {
             "https" => RedirectUriKind::Https,
-            "http" if is_loopback(&url) => RedirectUriKind::Loopback,
+            "http" if is_loopback(&url) && is_literal_loopback(raw) => RedirectUriKind::Loopback,
             "http" if policy.allow_http_non_loopback => RedirectUriKind::InsecureHttp,
             "http" => {
                 return Err(format!(
@@ -148,8 +153,10 @@ pub(crate) fn parse_web_uri(
 ) -> Result<String, String> {
     let url = parse_absolute(raw, max_len)?;
     match url.scheme() {
-        "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(raw.to_owned()),
-        "http" if allow_loopback_http && is_loopback(&url) => Ok(raw.to_owned()),
+        "https" if !raw_host(raw).is_empty() => Ok(raw.to_owned()),
+        "http" if allow_loopback_http && is_loopback(&url) && is_literal_loopback(raw) => {
+            Ok(raw.to_owned())
+        }
         other if allow_loopback_http => Err(format!(
             "scheme {other:?} is not allowed; use https (or http on a loopback host)"
         )),
@@ -188,6 +195,28 @@ fn parse_absolute(raw: &str, max_len: usize) -> Result<Url, String> {
         return Err("must not contain user information ('user:password@')".into());
     }
     Ok(url)
+}
+
+/// The host exactly as written in `raw` (between `://` and the port, path, query or fragment).
+fn raw_host(raw: &str) -> &str {
+    let Some((_, rest)) = raw.split_once("://") else {
+        return "";
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.starts_with('[') {
+        host_port.split_inclusive(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    }
+}
+
+/// Whether the host is written as one of the three loopback spellings, not as a numeric variant
+/// (`2130706433`, `0x7f.1`) that the URL parser would normalise to 127.0.0.1: the registered URI
+/// must be the string clients will send.
+fn is_literal_loopback(raw: &str) -> bool {
+    let host = raw_host(raw);
+    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "[::1]"
 }
 
 /// Loopback as RFC 8252 §7.3 and §8.3 define it: the name `localhost` or the literal addresses
@@ -242,6 +271,10 @@ mod tests {
     #[test]
     fn lookalike_loopback_hosts_are_not_loopback() {
         for raw in [
+            "http://2130706433/cb",
+            "http://0x7f.0.0.1/cb",
+            "http://127.1/cb",
+            "http://[0:0:0:0:0:0:0:1]/cb",
             "http://localhost.evil.com/",
             "http://127.0.0.1.nip.io/",
             "http://localhost./cb",
@@ -327,6 +360,15 @@ mod tests {
         };
         let uri = RedirectUri::parse("http://intranet.example/cb", &lax).expect("allowed");
         assert_eq!(uri.kind(), RedirectUriKind::InsecureHttp);
+    }
+
+    #[test]
+    fn web_uris_need_a_written_host() {
+        assert!(parse("https:///cb")
+            .expect_err("refused")
+            .contains("needs a host"));
+        assert!(parse("http:///cb").is_err());
+        assert!(parse_web_uri("https:///x", 2000, true).is_err());
     }
 
     #[test]

@@ -296,7 +296,11 @@ fn pkce_s256_is_registered_when_omitted_and_plain_is_refused() {
         "S256"
     );
     assert!(parse(with(minimal(), "code_challenge_method", json!("S256"))).is_ok());
-    for bad in [json!("plain"), json!("s256"), json!("")] {
+    assert!(
+        parse(with(minimal(), "code_challenge_method", json!(""))).is_ok(),
+        "empty means absent"
+    );
+    for bad in [json!("plain"), json!("s256")] {
         let (code, msg) = refused(with(minimal(), "code_challenge_method", bad));
         assert_eq!(code, ErrorCode::InvalidClientMetadata);
         assert!(msg.contains("only \"S256\""), "{msg}");
@@ -678,7 +682,6 @@ fn bad_signatures_malformed_and_expired_statements_are_invalid() {
         )),
         json!("not.a.jwt"),
         json!("garbage"),
-        json!(42),
         json!(statement(json!({"iss": ISSUER, "exp": NOW - 3600}), KEY)),
         json!(statement(json!({"iss": ISSUER, "nbf": NOW + 3600}), KEY)),
         json!(statement(json!({"software_id": "no issuer"}), KEY)),
@@ -693,6 +696,15 @@ fn bad_signatures_malformed_and_expired_statements_are_invalid() {
         );
         assert!(err.to_string().starts_with("software_statement: "), "{err}");
     }
+}
+
+#[test]
+fn a_statement_of_the_wrong_type_is_invalid_metadata_and_an_empty_one_absent() {
+    let policy = trusting_policy();
+    let err =
+        parse_with(with(minimal(), "software_statement", json!(42)), &policy).expect_err("refused");
+    assert_eq!(err.code(), ErrorCode::InvalidClientMetadata);
+    assert!(parse_with(with(minimal(), "software_statement", json!("")), &policy).is_ok());
 }
 
 #[test]

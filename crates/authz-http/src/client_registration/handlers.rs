@@ -21,7 +21,6 @@ use crate::AppState;
     consumes = "application/json",
     produces = "application/json"
 )]
-#[tracing::instrument(name = "register_client", skip_all, fields(client_id))]
 pub async fn register(
     state: web::Data<AppState>,
     body: JsonObject<ClientRegistrationRequest>,

@@ -29,7 +29,6 @@ fn respond(state: &AppState, result: RegisteredClient) -> JsonOk<ClientInformati
     tags("Client management"),
     produces = "application/json"
 )]
-#[tracing::instrument(name = "read_client", skip_all, fields(client_id = %path.as_str().chars().take(64).collect::<String>()))]
 pub async fn read(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -56,7 +55,6 @@ pub async fn read(
     consumes = "application/json",
     produces = "application/json"
 )]
-#[tracing::instrument(name = "update_client", skip_all, fields(client_id = %path.as_str().chars().take(64).collect::<String>()))]
 pub async fn update(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -83,7 +81,6 @@ pub async fn update(
 /// RFC 7592 §2.3. Afterwards the client id, its secret and its registration access tokens are all
 /// invalid, and the id is never issued again.
 #[api_v2_operation(operation_id = "deleteClient", tags("Client management"))]
-#[tracing::instrument(name = "delete_client", skip_all, fields(client_id = %path.as_str().chars().take(64).collect::<String>()))]
 pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
