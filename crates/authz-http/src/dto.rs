@@ -141,11 +141,27 @@ pub struct RegisteredMetadata {
     pub localized: BTreeMap<String, String>,
 }
 
-impl From<&ClientMetadata> for RegisteredMetadata {
+/// The registered metadata on the wire: the domain's own wire form (`ClientMetadata::to_wire`),
+/// serialised as it is, documented in OpenAPI as [`RegisteredMetadata`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WireMetadata(pub serde_json::Map<String, serde_json::Value>);
+
+impl From<&ClientMetadata> for WireMetadata {
     fn from(metadata: &ClientMetadata) -> Self {
-        // The domain owns the wire form (`to_wire`); this type only gives it a documented shape.
-        serde_json::from_value(serde_json::Value::Object(metadata.to_wire()))
-            .unwrap_or_else(|e| unreachable!("to_wire always matches RegisteredMetadata: {e}"))
+        Self(metadata.to_wire())
+    }
+}
+
+impl paperclip::v2::schema::Apiv2Schema for WireMetadata {
+    fn name() -> Option<String> {
+        <RegisteredMetadata as paperclip::v2::schema::Apiv2Schema>::name()
+    }
+    fn description() -> &'static str {
+        <RegisteredMetadata as paperclip::v2::schema::Apiv2Schema>::description()
+    }
+    fn raw_schema() -> paperclip::v2::models::DefaultSchemaRaw {
+        <RegisteredMetadata as paperclip::v2::schema::Apiv2Schema>::raw_schema()
     }
 }
 
@@ -169,7 +185,7 @@ pub struct ClientInformationResponse {
     pub registration_client_uri: String,
     /// The registered metadata.
     #[serde(flatten)]
-    pub metadata: RegisteredMetadata,
+    pub metadata: WireMetadata,
 }
 
 impl ClientInformationResponse {
@@ -190,7 +206,7 @@ impl ClientInformationResponse {
                 .map(|_| client.secret_expires_at),
             registration_access_token: token.expose_secret().to_owned(),
             registration_client_uri: registration_client_uri(public_base_url, &client.client_id),
-            metadata: RegisteredMetadata::from(&client.metadata),
+            metadata: WireMetadata::from(&client.metadata),
         }
     }
 }

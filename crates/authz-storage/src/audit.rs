@@ -1,77 +1,167 @@
 //! [`DieselAuditLog`]: audit events that accompany no change (reads, refused attempts), written
-//! durably with group commit.
+//! in batches by one background thread.
 //!
-//! Each caller hands its event to one writer thread and waits until the transaction holding it
-//! has committed, so `record` returning `Ok` means the event is stored. Under load the writer
-//! takes every event waiting at that moment into one transaction: one commit serves many
-//! requests, and a flood of refused tokens cannot turn into a flood of commits.
+//! Events that record a change are written in the change's own transaction by the repository;
+//! this log is for the rest. `record` queues the event and returns at once; the writer takes every
+//! event waiting at that moment into one transaction (group commit), so a burst of reads, or a
+//! flood of refused tokens, costs a handful of commits instead of one per request. The queue is
+//! bounded: when the database cannot keep up, callers wait instead of memory growing. Dropping
+//! the log (graceful shutdown) writes everything still queued. What a crash (`kill -9`, power
+//! loss) can lose is the batch in flight: the last few milliseconds of read and refusal records,
+//! never a change.
 
 use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use authz_domain::client_registration::{AuditEvent, AuditLog, RepositoryError};
 
-use crate::client_registration::insert_audit;
-use crate::database::Database;
+use diesel::RunQueryDsl;
+
+use crate::client_registration::{NewAuditRow, TxError};
+use crate::database::{Database, DbConnection};
+use crate::schema::audit_events;
 
 /// The most events written in one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 1024;
+/// Rows per INSERT statement (10 columns each, well under every backend's bind limit).
+const INSERT_CHUNK: usize = 64;
+/// The most events waiting to be written before callers wait.
+const QUEUE: usize = 16 * 1024;
+/// How long the writer keeps collecting after the first event of a batch: a few milliseconds turn
+/// thousands of commits a second into a couple of hundred, and no caller waits on it.
+const LINGER: Duration = Duration::from_millis(5);
+/// How often a failed batch is retried (every 100 ms) before it is given up and logged.
+const RETRIES: u32 = 50;
 
-struct Job {
-    event: AuditEvent,
-    done: mpsc::SyncSender<Result<(), RepositoryError>>,
+enum Job {
+    Event(AuditEvent),
+    /// Acknowledged once everything queued before it is written.
+    Flush(mpsc::SyncSender<()>),
 }
 
 /// An [`AuditLog`] over a [`Database`], with one background writer thread.
 #[derive(Debug)]
 pub struct DieselAuditLog {
-    jobs: mpsc::Sender<Job>,
+    queue: Option<mpsc::SyncSender<Job>>,
+    writer: Option<JoinHandle<()>>,
 }
 
-impl DieselAuditLog {
-    /// Starts the writer thread. It stops when the log is dropped.
-    pub fn start(db: Database) -> std::io::Result<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || write_batches(&db, &queue))?;
-        Ok(Self { jobs })
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Event(_) => "Job::Event",
+            Self::Flush(_) => "Job::Flush",
+        })
     }
 }
 
-fn write_batches(db: &Database, queue: &mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+impl DieselAuditLog {
+    /// Starts the writer thread. Dropping the log flushes the queue and stops the thread.
+    pub fn start(db: Database) -> std::io::Result<Self> {
+        let (queue, jobs) = mpsc::sync_channel::<Job>(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || write_batches(&db, &jobs))?;
+        Ok(Self {
+            queue: Some(queue),
+            writer: Some(writer),
+        })
+    }
+
+    /// Returns once every event recorded before the call is written (or given up).
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::sync_channel(1);
+        if let Some(queue) = &self.queue {
+            if queue.send(Job::Flush(done)).is_ok() {
+                let _ = wait.recv();
             }
         }
-        let result: Result<(), RepositoryError> = db
-            .write(|conn| {
-                for job in &batch {
-                    insert_audit(conn, &job.event)?;
+    }
+}
+
+fn write_batches(db: &Database, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = Vec::new();
+        let mut flushes = Vec::new();
+        // Sleep rather than wait on the queue: senders then never have to wake this thread.
+        if matches!(first, Job::Event(_)) {
+            std::thread::sleep(LINGER);
+        }
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Event(event) => batch.push(event),
+                Job::Flush(done) => flushes.push(done),
+            }
+            if batch.len() < MAX_BATCH {
+                next = jobs.try_recv().ok();
+            }
+        }
+        write_batch(db, &batch);
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn write_batch(db: &Database, batch: &[AuditEvent]) {
+    if batch.is_empty() {
+        return;
+    }
+    {
+        let mut attempt = 0;
+        loop {
+            let written: Result<(), TxError> = db.write(|conn| {
+                // Multi-row INSERTs: one statement per chunk instead of one per event.
+                for chunk in batch.chunks(INSERT_CHUNK) {
+                    let rows: Vec<NewAuditRow<'_>> =
+                        chunk.iter().map(NewAuditRow::from_event).collect();
+                    let insert = diesel::insert_into(audit_events::table).values(&rows);
+                    // Multi-row INSERT is backend-specific SQL in diesel: run it on the concrete connection.
+                    match conn {
+                        DbConnection::Sqlite(c) => insert.execute(c)?,
+                        DbConnection::Pg(c) => insert.execute(c)?,
+                    };
                 }
                 Ok(())
-            })
-            .map_err(|e: crate::client_registration::TxError| e.into());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, events = batch.len(), "audit events could not be written");
-        }
-        for job in batch {
-            // A caller that gave up waiting is not an error here.
-            let _ = job.done.send(result.clone());
+            });
+            match written {
+                Ok(()) => break,
+                Err(e) if attempt < RETRIES => {
+                    attempt += 1;
+                    if attempt == 1 {
+                        let e = RepositoryError::from(e);
+                        tracing::warn!(error = %e, events = batch.len(), "audit events not written yet; retrying");
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    let e = RepositoryError::from(e);
+                    tracing::error!(error = %e, events = batch.len(), "audit events lost: the database refused them for 5 s");
+                    break;
+                }
+            }
         }
     }
 }
 
 impl AuditLog for DieselAuditLog {
     fn record(&self, event: AuditEvent) -> Result<(), RepositoryError> {
-        let (done, wait) = mpsc::sync_channel(1);
-        self.jobs
-            .send(Job { event, done })
-            .map_err(|_| RepositoryError::Unavailable("the audit writer has stopped".into()))?;
-        wait.recv()
-            .map_err(|_| RepositoryError::Unavailable("the audit writer has stopped".into()))?
+        self.queue
+            .as_ref()
+            .ok_or_else(|| RepositoryError::Unavailable("the audit log is shut down".into()))?
+            .send(Job::Event(event))
+            .map_err(|_| RepositoryError::Unavailable("the audit writer has stopped".into()))
+    }
+}
+
+impl Drop for DieselAuditLog {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer drain it and stop; wait for that.
+        self.queue.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
     }
 }

@@ -64,8 +64,10 @@ pub trait ClientRepository: Send + Sync + Debug {
     ) -> Result<(), RepositoryError>;
 }
 
-/// Where audit events that accompany no change (reads, refused attempts) are written.
+/// Where audit events that accompany no change (reads, refused attempts) are written. Events of
+/// changes go through [`ClientRepository`], in the change's own transaction.
 pub trait AuditLog: Send + Sync + Debug {
-    /// Writes `event` durably before returning.
+    /// Records `event`. An implementation may write it shortly after returning (batched with
+    /// others), so that reads and refusals never cost a commit each.
     fn record(&self, event: AuditEvent) -> Result<(), RepositoryError>;
 }

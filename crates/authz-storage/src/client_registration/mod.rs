@@ -4,5 +4,6 @@
 mod models;
 mod repository;
 
+pub(crate) use models::NewAuditRow;
 pub use repository::DieselClientRepository;
-pub(crate) use repository::{insert_audit, TxError};
+pub(crate) use repository::TxError;

@@ -126,6 +126,8 @@ impl TokenRow {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]
+// NULL rather than DEFAULT for absent values, so SQLite accepts multi-row INSERTs.
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewAuditRow<'a> {
     pub occurred_at: i64,
     pub action: &'a str,
