@@ -21,6 +21,7 @@ pub struct Application {
     port: u16,
     server: Server,
     database: Database,
+    audit: Arc<DieselAuditLog>,
 }
 
 impl std::fmt::Debug for Application {
@@ -67,10 +68,11 @@ impl Application {
             hasher,
             policy.credentials.secret_bytes,
         )?;
-        let audit = DieselAuditLog::start(database.clone()).context("starting the audit writer")?;
+        let audit =
+            Arc::new(DieselAuditLog::start(database.clone()).context("starting the audit writer")?);
         let registration = RegistrationService::new(
             Arc::new(DieselClientRepository::new(database.clone())),
-            Arc::new(audit),
+            audit.clone(),
             policy,
             credentials,
             Arc::new(SystemClock),
@@ -97,6 +99,7 @@ impl Application {
             port,
             server,
             database,
+            audit,
         })
     }
 
@@ -111,8 +114,13 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM, then finishes requests in flight (`server.shutdown_timeout_secs`).
+    /// Queued audit records (reads, refusals) are written before this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let audit = self.audit;
+        // Flushing blocks on the database: keep it off the async runtime.
+        let _ = actix_web::rt::task::spawn_blocking(move || audit.flush()).await;
+        result
     }
 
     /// A handle to stop the server from elsewhere.

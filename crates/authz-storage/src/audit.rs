@@ -10,9 +10,10 @@
 //! loss) can lose is the batch in flight: the last few milliseconds of read and refusal records,
 //! never a change.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use authz_domain::client_registration::{AuditEvent, AuditLog, RepositoryError};
 
@@ -31,8 +32,8 @@ const QUEUE: usize = 16 * 1024;
 /// How long the writer keeps collecting after the first event of a batch: a few milliseconds turn
 /// thousands of commits a second into a couple of hundred, and no caller waits on it.
 const LINGER: Duration = Duration::from_millis(5);
-/// How often a failed batch is retried (every 100 ms) before it is given up and logged.
-const RETRIES: u32 = 50;
+/// How long a failed batch is retried (every 100 ms) before it is given up and logged.
+const RETRY_FOR: Duration = Duration::from_secs(5);
 
 enum Job {
     Event(AuditEvent),
@@ -45,6 +46,8 @@ enum Job {
 pub struct DieselAuditLog {
     queue: Option<mpsc::SyncSender<Job>>,
     writer: Option<JoinHandle<()>>,
+    /// Set while dropping: the writer then tries each remaining batch once instead of retrying.
+    stopping: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Job {
@@ -60,12 +63,15 @@ impl DieselAuditLog {
     /// Starts the writer thread. Dropping the log flushes the queue and stops the thread.
     pub fn start(db: Database) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(QUEUE);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
         let writer = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_batches(&db, &jobs))?;
+            .spawn(move || write_batches(&db, &jobs, &stop))?;
         Ok(Self {
             queue: Some(queue),
             writer: Some(writer),
+            stopping,
         })
     }
 
@@ -80,7 +86,7 @@ impl DieselAuditLog {
     }
 }
 
-fn write_batches(db: &Database, jobs: &mpsc::Receiver<Job>) {
+fn write_batches(db: &Database, jobs: &mpsc::Receiver<Job>, stopping: &AtomicBool) {
     while let Ok(first) = jobs.recv() {
         let mut batch = Vec::new();
         let mut flushes = Vec::new();
@@ -98,17 +104,18 @@ fn write_batches(db: &Database, jobs: &mpsc::Receiver<Job>) {
                 next = jobs.try_recv().ok();
             }
         }
-        write_batch(db, &batch);
+        write_batch(db, &batch, stopping);
         for done in flushes {
             let _ = done.send(());
         }
     }
 }
 
-fn write_batch(db: &Database, batch: &[AuditEvent]) {
+fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool) {
     if batch.is_empty() {
         return;
     }
+    let give_up_at = Instant::now() + RETRY_FOR;
     {
         let mut attempt = 0;
         loop {
@@ -128,7 +135,7 @@ fn write_batch(db: &Database, batch: &[AuditEvent]) {
             });
             match written {
                 Ok(()) => break,
-                Err(e) if attempt < RETRIES => {
+                Err(e) if Instant::now() < give_up_at && !stopping.load(Ordering::Relaxed) => {
                     attempt += 1;
                     if attempt == 1 {
                         let e = RepositoryError::from(e);
@@ -138,7 +145,7 @@ fn write_batch(db: &Database, batch: &[AuditEvent]) {
                 }
                 Err(e) => {
                     let e = RepositoryError::from(e);
-                    tracing::error!(error = %e, events = batch.len(), "audit events lost: the database refused them for 5 s");
+                    tracing::error!(error = %e, events = batch.len(), "audit events lost: the database refused them");
                     break;
                 }
             }
@@ -159,6 +166,7 @@ impl AuditLog for DieselAuditLog {
 impl Drop for DieselAuditLog {
     fn drop(&mut self) {
         // Closing the queue lets the writer drain it and stop; wait for that.
+        self.stopping.store(true, Ordering::Relaxed);
         self.queue.take();
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();

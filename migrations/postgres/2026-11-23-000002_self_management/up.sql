@@ -20,5 +20,6 @@ CREATE TABLE audit_events (
     request_id TEXT
 );
 
+-- Events are listed newest first by id (ids grow with time: SQLite's rowid is never reused while
+-- rows are only appended); per client through this index. Time filters scan by id.
 CREATE INDEX audit_events_client_id ON audit_events (client_id, id);
-CREATE INDEX audit_events_occurred_at ON audit_events (occurred_at, id);

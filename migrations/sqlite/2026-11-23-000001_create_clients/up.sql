@@ -1,3 +1,5 @@
+-- Tables keyed by text or digest are WITHOUT ROWID (SQLite): one B-tree per table instead of a
+-- table plus a primary-key index, so every insert and lookup touches half the pages.
 -- Registered clients. `metadata` holds the full registered metadata document (JSON); the other
 -- columns are the parts that are queried or needed without parsing it.
 CREATE TABLE clients (
@@ -10,7 +12,7 @@ CREATE TABLE clients (
     origin TEXT NOT NULL DEFAULT 'dynamic',
     issued_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE INDEX clients_issued_at ON clients (issued_at, client_id);
 
@@ -21,6 +23,6 @@ CREATE TABLE registration_access_tokens (
     issued_at BIGINT NOT NULL,
     expires_at BIGINT,
     revoked_at BIGINT
-);
+) WITHOUT ROWID;
 
 CREATE INDEX registration_access_tokens_client_id ON registration_access_tokens (client_id);

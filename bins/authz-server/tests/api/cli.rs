@@ -17,9 +17,33 @@ pub fn server_command(db_url: &str) -> Command {
     cmd
 }
 
-/// Starts `authz-server serve`, returning the child and the base URL read from its start line.
-pub fn start_server(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("binary starts");
+/// A server process that is killed when dropped, so a failing test never leaves one behind
+/// (holding the test harness's output pipes open).
+pub struct ServerProcess(pub Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for ServerProcess {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ServerProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+/// Starts `authz-server serve`, returning the process and the base URL read from its start line.
+pub fn start_server(mut cmd: Command) -> (ServerProcess, String) {
+    let mut child = ServerProcess(cmd.stdout(Stdio::piped()).spawn().expect("binary starts"));
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout)
@@ -149,6 +173,23 @@ fn sigterm_stops_the_server_gracefully() {
     let db = TestDatabase::sqlite();
     let (mut child, url) = start_server(server_command(&db.url));
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    // A read just before the signal: its audit record is queued, and must be written on the way out.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client_id = rt.block_on(async {
+        let http = reqwest::Client::builder().no_proxy().build().expect("client");
+        let body: serde_json::Value = http
+            .post(format!("{url}/register"))
+            .json(&serde_json::json!({"redirect_uris": ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none"}))
+            .send().await.expect("sent").json().await.expect("json");
+        let token = body["registration_access_token"].as_str().expect("token").to_owned();
+        let id = body["client_id"].as_str().expect("id");
+        let read = http.get(format!("{url}/register/{id}")).bearer_auth(token).send().await.expect("sent");
+        assert_eq!(read.status().as_u16(), 200);
+        body["client_id"].as_str().expect("id").to_owned()
+    });
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -160,7 +201,21 @@ fn sigterm_stops_the_server_gracefully() {
             assert!(status.success(), "clean exit on SIGTERM: {status}");
             break;
         }
+        let _ = &client_id;
         assert!(Instant::now() < deadline, "did not stop within 10 s");
         std::thread::sleep(Duration::from_millis(50));
     }
+    let reopened = authz_storage::Database::connect(&db.options()).expect("reopen");
+    let reads: i64 = reopened
+        .read(|c| {
+            use authz_storage::schema::audit_events as a;
+            use diesel::prelude::*;
+            a::table
+                .filter(a::client_id.eq(&client_id))
+                .filter(a::action.eq("client.read"))
+                .count()
+                .get_result(c)
+        })
+        .expect("count");
+    assert_eq!(reads, 1, "the queued read record was written at shutdown");
 }

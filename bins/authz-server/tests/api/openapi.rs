@@ -30,6 +30,26 @@ async fn openapi_describes_every_route_with_documented_fields_and_errors() {
     );
     assert!(spec["paths"]["/.well-known/oauth-authorization-server"]["get"].is_object());
     assert!(spec["paths"]["/health"]["get"].is_object());
+    let manage = &spec["paths"]["/register/{client_id}"];
+    for (method, id) in [
+        ("get", "readClient"),
+        ("put", "updateClient"),
+        ("delete", "deleteClient"),
+    ] {
+        assert_eq!(manage[method]["operationId"], id);
+        for status in ["401", "403"] {
+            assert!(
+                manage[method]["responses"].get(status).is_some(),
+                "{method} documents {status}"
+            );
+        }
+        assert!(
+            manage[method]["security"].is_array(),
+            "{method} names its bearer token"
+        );
+    }
+    assert!(manage["put"]["requestBody"].is_object());
+    assert!(spec["components"]["securitySchemes"]["registrationAccessToken"].is_object());
 
     let schemas = &spec["components"]["schemas"];
     let request = &schemas["ClientRegistrationRequest"]["properties"];

@@ -213,6 +213,14 @@ impl RegistrationService {
         if found.revoked_at.is_some() {
             return Err(refuse("revoked token")?);
         }
+        let Some(client) = found.client else {
+            // The token outlived its client: revoke it at once, whatever URL it was presented on.
+            let event = AuditEvent::new(now, AuditAction::TokenRevoked, "system", context)
+                .client(&found.token.client_id)
+                .detail("the token's client no longer exists");
+            self.repo.revoke_token(&digest, &event)?;
+            return Err(refuse("client no longer exists")?);
+        };
         if found.token.expires_at.is_some_and(|at| at <= now) {
             return Err(refuse("expired token")?);
         }
@@ -222,14 +230,6 @@ impl RegistrationService {
                 found.token.client_id
             ))?);
         }
-        let Some(client) = found.client else {
-            // The token outlived its client: revoke it at once.
-            let event = AuditEvent::new(now, AuditAction::TokenRevoked, "system", context)
-                .client(client_id)
-                .detail("the token's client no longer exists");
-            self.repo.revoke_token(&digest, &event)?;
-            return Err(refuse("client no longer exists")?);
-        };
         Ok(Authenticated {
             client,
             digest,
