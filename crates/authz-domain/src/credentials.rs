@@ -326,22 +326,7 @@ impl CredentialIssuer {
 mod tests {
     use super::*;
 
-    fn cheap_hasher() -> SecretHasher {
-        SecretHasher::new(
-            Argon2Settings {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
-            2,
-        )
-        .expect("valid params")
-    }
-
-    fn issuer() -> CredentialIssuer {
-        CredentialIssuer::new(Arc::new(SystemRandomSource::new()), cheap_hasher(), 32)
-            .expect("issuer")
-    }
+    use crate::testing::{cheap_hasher, cheap_issuer as issuer};
 
     #[test]
     fn client_ids_carry_128_bits_and_are_url_safe() {

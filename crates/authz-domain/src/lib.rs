@@ -33,3 +33,5 @@
 pub mod client_registration;
 pub mod clock;
 pub mod credentials;
+#[cfg(test)]
+mod testing;

@@ -7,7 +7,6 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::credentials::{Argon2Settings, CredentialIssuer, SecretHasher, SystemRandomSource};
 
 const NOW: i64 = 1_750_000_000;
 
@@ -18,17 +17,7 @@ struct Fixture {
 }
 
 fn fixture(policy: RegistrationPolicy) -> Fixture {
-    let hasher = SecretHasher::new(
-        Argon2Settings {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        2,
-    )
-    .expect("hasher");
-    let issuer =
-        CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher, 32).expect("issuer");
+    let issuer = crate::testing::cheap_issuer();
     let repo = Arc::new(InMemoryClientRepository::new());
     let clock = Arc::new(ManualClock::new(NOW));
     let svc = RegistrationService::new(
@@ -216,17 +205,7 @@ fn a_token_whose_client_is_gone_is_revoked_at_once() {
         &audit,
     )
     .expect("seed");
-    let hasher = SecretHasher::new(
-        Argon2Settings {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        1,
-    )
-    .expect("hasher");
-    let issuer =
-        CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher, 32).expect("issuer");
+    let issuer = crate::testing::cheap_issuer();
     let repo = Arc::new(repo);
     let svc = RegistrationService::new(
         repo.clone(),

@@ -8,9 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::credentials::{
-    Argon2Settings, CredentialIssuer, SecretHasher, SystemRandomSource, TokenDigest,
-};
+use crate::credentials::TokenDigest;
 
 const NOW: i64 = 1_750_000_000;
 
@@ -737,17 +735,7 @@ fn a_required_statement_must_be_present() {
 // --- the service -----------------------------------------------------------------------------
 
 fn service(policy: RegistrationPolicy) -> (RegistrationService, Arc<InMemoryClientRepository>) {
-    let hasher = SecretHasher::new(
-        Argon2Settings {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        2,
-    )
-    .expect("hasher");
-    let issuer =
-        CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher, 32).expect("issuer");
+    let issuer = crate::testing::cheap_issuer();
     let repo = Arc::new(InMemoryClientRepository::new());
     let svc = RegistrationService::new(
         repo.clone(),
@@ -892,17 +880,7 @@ fn a_storage_failure_is_reported_without_detail_to_the_client() {
             down()
         }
     }
-    let hasher = SecretHasher::new(
-        Argon2Settings {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        1,
-    )
-    .expect("hasher");
-    let issuer =
-        CredentialIssuer::new(Arc::new(SystemRandomSource::new()), hasher, 32).expect("issuer");
+    let issuer = crate::testing::cheap_issuer();
     let svc = RegistrationService::new(
         Arc::new(Down),
         Arc::new(Down),
