@@ -13,6 +13,11 @@ diesel::table! {
         issued_at -> BigInt,
         updated_at -> BigInt,
         is_locked -> Bool,
+        revision -> BigInt,
+        settings -> Nullable<Text>,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_valid_until -> Nullable<BigInt>,
+        search_text -> Text,
     }
 }
 
@@ -50,9 +55,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_tokens (name) {
+        name -> Text,
+        token_digest -> Binary,
+        scopes -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    client_counts (slot) {
+        slot -> BigInt,
+        n -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     registration_access_tokens,
     deleted_clients,
-    audit_events
+    audit_events,
+    admin_tokens,
+    client_counts
 );

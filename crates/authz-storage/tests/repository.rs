@@ -3,6 +3,7 @@
 
 use authz_domain::client_registration::{
     AuditAction, AuditEvent, AuditLog, Client, ClientMetadata, ClientOrigin, ClientRepository,
+    ClientSettings,
     RegistrationPolicy, RegistrationTokenRecord, RepositoryError, RequestContext, TokenRotation,
 };
 use authz_domain::credentials::TokenDigest;
@@ -46,6 +47,9 @@ fn client(id: &str) -> Client {
         updated_at: 1_750_000_000,
         origin: ClientOrigin::Dynamic,
         is_locked: false,
+        settings: ClientSettings::default(),
+        previous_secret: None,
+        revision: 0,
     }
 }
 
@@ -186,13 +190,14 @@ mod self_management {
             c.metadata.client_name = Some("Renamed".into());
             c.updated_at += 5;
             let rotation = TokenRotation { revoke: TokenDigest::of("rat_old"), issue: token("abc", "rat_new") };
-            repo.update(&c, &TokenDigest::of("rat_old"), Some(&rotation), &audit(AuditAction::ClientUpdated, "abc")).expect("updated");
+            repo.update(&c, Some(&TokenDigest::of("rat_old")), Some(&rotation), &audit(AuditAction::ClientUpdated, "abc")).expect("updated");
+            c.revision += 1;
             assert_eq!(repo.find("abc").expect("ok"), Some(c.clone()));
             assert!(repo.find_by_token(&TokenDigest::of("rat_old")).expect("ok").expect("kept").revoked_at.is_some());
             assert!(repo.find_by_token(&TokenDigest::of("rat_new")).expect("ok").expect("new").revoked_at.is_none());
             // The old token cannot be used for another change.
             let again = TokenRotation { revoke: TokenDigest::of("rat_old"), issue: token("abc", "rat_newer") };
-            let err = repo.update(&c, &TokenDigest::of("rat_old"), Some(&again), &audit(AuditAction::ClientUpdated, "abc")).expect_err("revoked");
+            let err = repo.update(&c, Some(&TokenDigest::of("rat_old")), Some(&again), &audit(AuditAction::ClientUpdated, "abc")).expect_err("revoked");
             assert!(matches!(err, RepositoryError::Conflict(_)), "{err:?}");
             assert!(repo.find_by_token(&TokenDigest::of("rat_newer")).expect("ok").is_none(), "rolled back");
             assert_eq!(audit_count(&db), 2);
@@ -211,7 +216,7 @@ mod self_management {
                         s.spawn(move || {
                             c.metadata.client_name = Some(format!("writer {i}"));
                             let rotation = TokenRotation { revoke: TokenDigest::of("rat_old"), issue: token("abc", &format!("rat_{i}")) };
-                            repo.update(&c, &TokenDigest::of("rat_old"), Some(&rotation), &audit(AuditAction::ClientUpdated, "abc"))
+                            repo.update(&c, Some(&TokenDigest::of("rat_old")), Some(&rotation), &audit(AuditAction::ClientUpdated, "abc"))
                         })
                     })
                     .collect();
@@ -238,7 +243,7 @@ mod self_management {
             let err = repo.create(&client("abc"), &token("abc", "rat_two"), &audit(AuditAction::ClientRegistered, "abc")).expect_err("id retired");
             assert!(matches!(err, RepositoryError::Conflict(_)), "{err:?}");
             // An update after the delete never resurrects it.
-            let err = repo.update(&client("abc"), &TokenDigest::of("rat_one"), None, &audit(AuditAction::ClientUpdated, "abc")).expect_err("gone");
+            let err = repo.update(&client("abc"), Some(&TokenDigest::of("rat_one")), None, &audit(AuditAction::ClientUpdated, "abc")).expect_err("gone");
             assert!(matches!(err, RepositoryError::NotFound(_)), "{err:?}");
             assert_eq!(count(&db), (0, 0));
         };

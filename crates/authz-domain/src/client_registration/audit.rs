@@ -22,6 +22,18 @@ pub enum AuditAction {
     ClientUnlocked,
     /// A token was revoked because its client no longer exists.
     TokenRevoked,
+    /// An administrator created a client.
+    ClientCreated,
+    /// An administrator rotated a client's secret.
+    SecretRotated,
+    /// An administrator issued a new registration access token, revoking the others.
+    TokenReissued,
+    /// An administrator token was created (command line).
+    AdminTokenCreated,
+    /// An administrator token was revoked (command line).
+    AdminTokenRevoked,
+    /// A call to the administration API was refused (no, bad or insufficient token).
+    AdminDenied,
 }
 
 impl AuditAction {
@@ -34,6 +46,12 @@ impl AuditAction {
         Self::ClientLocked,
         Self::ClientUnlocked,
         Self::TokenRevoked,
+        Self::ClientCreated,
+        Self::SecretRotated,
+        Self::TokenReissued,
+        Self::AdminTokenCreated,
+        Self::AdminTokenRevoked,
+        Self::AdminDenied,
     ];
 
     /// The stored name.
@@ -46,6 +64,12 @@ impl AuditAction {
             Self::ClientLocked => "client.locked",
             Self::ClientUnlocked => "client.unlocked",
             Self::TokenRevoked => "token.revoked",
+            Self::ClientCreated => "client.created",
+            Self::SecretRotated => "client.secret_rotated",
+            Self::TokenReissued => "client.token_reissued",
+            Self::AdminTokenCreated => "admin_token.created",
+            Self::AdminTokenRevoked => "admin_token.revoked",
+            Self::AdminDenied => "admin.denied",
         }
     }
 

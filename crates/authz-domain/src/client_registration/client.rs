@@ -1,7 +1,10 @@
 //! The registered client as stored, and the records written with it.
 
-use super::metadata::ClientMetadata;
-use crate::credentials::TokenDigest;
+use serde_json::{Map, Value};
+
+use super::error::RegistrationError;
+use super::metadata::{json_type, ClientMetadata};
+use crate::credentials::{SecretHasher, TokenDigest};
 
 /// How a client came to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +53,190 @@ pub struct Client {
     pub origin: ClientOrigin,
     /// An administrator locked self-management: `PUT` and `DELETE` answer 403.
     pub is_locked: bool,
+    /// Per-client settings an administrator sets, for token issuance.
+    pub settings: ClientSettings,
+    /// The secret replaced by a rotation, while its grace period lasts.
+    pub previous_secret: Option<PreviousSecret>,
+    /// Incremented by every change; a change made from an older revision is refused as stale,
+    /// so concurrent read-modify-write cycles never overwrite each other.
+    pub revision: i64,
+}
+
+impl Client {
+    /// Whether `secret` is this client's secret at `now`: the current one (unless it expired), or
+    /// the previous one during the grace period of a rotation.
+    pub fn verify_secret(&self, secret: &str, now: i64, hasher: &SecretHasher) -> bool {
+        let current = self.secret_hash.as_deref().is_some_and(|hash| {
+            (self.secret_expires_at == 0 || self.secret_expires_at > now)
+                && hasher.verify(secret, hash)
+        });
+        current
+            || self
+                .previous_secret
+                .as_ref()
+                .is_some_and(|p| p.valid_until > now && hasher.verify(secret, &p.hash))
+    }
+
+    /// The text an administrator's search matches, case-folded: the client id, the client name
+    /// and its language-tagged variants, one per line.
+    pub fn search_text(&self) -> String {
+        let mut text = search_key(&self.client_id);
+        for name in self.metadata.client_name.iter().chain(
+            self.metadata
+                .localized
+                .iter()
+                .filter(|(k, _)| k.starts_with("client_name#"))
+                .map(|(_, v)| v),
+        ) {
+            text.push('\n');
+            text.push_str(&search_key(name));
+        }
+        text
+    }
+}
+
+/// The case-insensitive form of search text and search terms: Unicode lower case, so that a
+/// search for "ÉCOLE" finds "école" and "ΣΟΦΙΑ" finds "σοφια" whatever the database's collation.
+pub fn search_key(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// A client secret replaced by a rotation that still verifies until `valid_until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// Argon2id PHC string of the old secret.
+    pub hash: String,
+    /// When it stops verifying (Unix seconds).
+    pub valid_until: i64,
+}
+
+/// Per-client settings kept for token issuance: whether the user must consent, token lifetimes,
+/// refresh-token rotation. Set by administrators; dynamically registered clients get the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSettings {
+    /// Ask the user to consent before authorizing this client.
+    pub require_consent: bool,
+    /// Access token lifetime in seconds (60 to 86,400).
+    pub access_token_lifetime_secs: u64,
+    /// Refresh token lifetime in seconds (at least the access token lifetime, at most a year);
+    /// `0` means refresh tokens do not expire.
+    pub refresh_token_lifetime_secs: u64,
+    /// Issue a new refresh token on every use and invalidate the old one.
+    pub rotate_refresh_tokens: bool,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            require_consent: true,
+            access_token_lifetime_secs: 3600,
+            refresh_token_lifetime_secs: 30 * 24 * 3600,
+            rotate_refresh_tokens: true,
+        }
+    }
+}
+
+const SETTINGS_MEMBERS: &[&str] = &[
+    "require_consent",
+    "access_token_lifetime_secs",
+    "refresh_token_lifetime_secs",
+    "rotate_refresh_tokens",
+];
+
+impl ClientSettings {
+    /// Longest access token lifetime accepted.
+    pub const MAX_ACCESS_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+    /// Longest refresh token lifetime accepted (other than `0`, no expiry).
+    pub const MAX_REFRESH_TOKEN_LIFETIME_SECS: u64 = 366 * 24 * 3600;
+
+    /// Parses a `settings` object; members not sent take their defaults. Errors name the member
+    /// (`settings.access_token_lifetime_secs: …`).
+    pub fn from_request(value: &Value) -> Result<Self, RegistrationError> {
+        let fail = |m: String| Err(RegistrationError::InvalidClientMetadata(m));
+        let Value::Object(members) = value else {
+            return fail(format!(
+                "settings: expected an object with {}, got {}",
+                SETTINGS_MEMBERS.join(", "),
+                json_type(value)
+            ));
+        };
+        if let Some(unknown) = members
+            .keys()
+            .find(|k| !SETTINGS_MEMBERS.contains(&k.as_str()))
+        {
+            return fail(format!(
+                "settings.{}: unknown setting; accepted: {}",
+                unknown.chars().take(64).collect::<String>(),
+                SETTINGS_MEMBERS.join(", ")
+            ));
+        }
+        let defaults = Self::default();
+        let flag = |name: &str, default: bool| -> Result<bool, RegistrationError> {
+            match members.get(name) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(other) => Err(RegistrationError::InvalidClientMetadata(format!(
+                    "settings.{name}: expected true or false, got {}",
+                    json_type(other)
+                ))),
+            }
+        };
+        let seconds = |name: &str, default: u64, min: u64, max: u64| {
+            match members.get(name) {
+                None | Some(Value::Null) => Ok(default),
+                Some(v) => match v.as_u64() {
+                    Some(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(RegistrationError::InvalidClientMetadata(format!(
+                        "settings.{name}: expected a whole number of seconds from {min} to {max}, got {}",
+                        short(v)
+                    ))),
+                },
+            }
+        };
+        let settings = Self {
+            require_consent: flag("require_consent", defaults.require_consent)?,
+            rotate_refresh_tokens: flag("rotate_refresh_tokens", defaults.rotate_refresh_tokens)?,
+            access_token_lifetime_secs: seconds(
+                "access_token_lifetime_secs",
+                defaults.access_token_lifetime_secs,
+                60,
+                Self::MAX_ACCESS_TOKEN_LIFETIME_SECS,
+            )?,
+            refresh_token_lifetime_secs: seconds(
+                "refresh_token_lifetime_secs",
+                defaults.refresh_token_lifetime_secs,
+                0,
+                Self::MAX_REFRESH_TOKEN_LIFETIME_SECS,
+            )?,
+        };
+        if settings.refresh_token_lifetime_secs != 0
+            && settings.refresh_token_lifetime_secs < settings.access_token_lifetime_secs
+        {
+            return fail(format!(
+                "settings.refresh_token_lifetime_secs: {} is shorter than access_token_lifetime_secs ({}); use 0 (no expiry) or at least the access token lifetime",
+                settings.refresh_token_lifetime_secs, settings.access_token_lifetime_secs
+            ));
+        }
+        Ok(settings)
+    }
+
+    /// The settings as a JSON object.
+    pub fn to_wire(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s
+    }
 }
 
 /// A registration access token as stored: its digest, never the token.

@@ -25,6 +25,12 @@ pub enum ErrorCode {
     InvalidToken,
     /// RFC 6749 `access_denied`.
     AccessDenied,
+    /// RFC 6750 `insufficient_scope`: the token lacks the scope the operation needs.
+    InsufficientScope,
+    /// `not_found`: the client named does not exist (administration API).
+    NotFound,
+    /// `conflict`: the value must be unique and is taken (administration API).
+    Conflict,
     /// `server_error`: something on our side failed.
     ServerError,
     /// `temporarily_unavailable`: the database is out of reach; retrying may help.
@@ -42,6 +48,9 @@ impl ErrorCode {
             Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
             Self::InvalidToken => "invalid_token",
             Self::AccessDenied => "access_denied",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -60,6 +69,10 @@ pub enum RepositoryError {
     /// The row to change no longer exists (deleted concurrently); nothing was written.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The row changed since it was read (its revision moved on); nothing was written. The
+    /// caller re-reads and tries again.
+    #[error("changed concurrently: {0}")]
+    Stale(String),
     /// Any other storage failure; nothing was written.
     #[error("storage failure: {0}")]
     Other(String),
@@ -94,6 +107,20 @@ pub enum RegistrationError {
     /// The client may not do this (an administrator locked its self-management).
     #[error("{0}")]
     AccessDenied(String),
+    /// The administrator token is valid but lacks `scope`.
+    #[error("{message}")]
+    InsufficientScope {
+        /// The scope the operation needs.
+        scope: &'static str,
+        /// What was refused.
+        message: String,
+    },
+    /// The client (or other named thing) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A unique value is taken.
+    #[error("{0}")]
+    Conflict(String),
     /// Storage failed; nothing was written.
     #[error(transparent)]
     Storage(#[from] RepositoryError),
@@ -113,6 +140,9 @@ impl RegistrationError {
             Self::UnapprovedSoftwareStatement(_) => ErrorCode::UnapprovedSoftwareStatement,
             Self::MissingToken(_) | Self::InvalidToken(_) => ErrorCode::InvalidToken,
             Self::AccessDenied(_) => ErrorCode::AccessDenied,
+            Self::InsufficientScope { .. } => ErrorCode::InsufficientScope,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Conflict,
             Self::Storage(RepositoryError::Unavailable(_)) => ErrorCode::TemporarilyUnavailable,
             Self::Storage(_) | Self::Credentials(_) => ErrorCode::ServerError,
         }

@@ -61,24 +61,38 @@ impl RegistrationService {
     ) -> Result<RegisteredClient, RegistrationError> {
         let now = self.clock.now();
         let action = AuditAction::ClientRead;
-        let auth = self.authenticate(client_id, token, action, context, now)?;
-        let event = AuditEvent::new(now, action, "client", context).client(client_id);
-        let shown = if self.policy.credentials.rotate_registration_token_on_read {
+        for _ in 0..STALE_RETRIES {
+            let auth = self.authenticate(client_id, &token, action, context, now)?;
+            let event = AuditEvent::new(now, action, "client", context).client(client_id);
+            if !self.policy.credentials.rotate_registration_token_on_read {
+                self.audit.record(event)?;
+                return Ok(RegisteredClient {
+                    client: auth.client,
+                    client_secret: None,
+                    registration_access_token: auth.presented,
+                });
+            }
             let (rotation, fresh) = self.rotation(&auth, now)?;
             let event = event.detail("registration access token rotated");
-            self.repo
-                .update(&auth.client, &auth.digest, Some(&rotation), &event)
-                .map_err(|e| self.lost_race(e, action, client_id, context, now))?;
-            fresh
-        } else {
-            self.audit.record(event)?;
-            auth.presented
-        };
-        Ok(RegisteredClient {
-            client: auth.client,
-            client_secret: None,
-            registration_access_token: shown,
-        })
+            match self
+                .repo
+                .update(&auth.client, Some(&auth.digest), Some(&rotation), &event)
+            {
+                Ok(()) => {
+                    return Ok(RegisteredClient {
+                        client: Client {
+                            revision: auth.client.revision + 1,
+                            ..auth.client
+                        },
+                        client_secret: None,
+                        registration_access_token: fresh,
+                    })
+                }
+                Err(RepositoryError::Stale(_)) => continue,
+                Err(e) => return Err(self.lost_race(e, action, client_id, context, now)),
+            }
+        }
+        Err(kept_changing())
     }
 
     /// Replaces a registration (RFC 7592 §2.2): every member not sent is removed or reset to its
@@ -96,22 +110,37 @@ impl RegistrationService {
     ) -> Result<RegisteredClient, RegistrationError> {
         let now = self.clock.now();
         let action = AuditAction::ClientUpdated;
-        let auth = self.authenticate(client_id, token, action, context, now)?;
+        let mut auth = self.authenticate(client_id, &token, action, context, now)?;
         self.refuse_if_locked(&auth.client, action, context, now)?;
-        let result = request.and_then(|request| self.replace(&auth, request, now));
-        let (updated, new_secret, changed) = match result {
-            Ok(ok) => ok,
-            Err(e) => {
-                if e.is_client_error() {
-                    let reason = format!("{}: {e}", e.code().as_str());
-                    self.audit.record(
-                        AuditEvent::new(now, action, "client", context)
-                            .client(client_id)
-                            .refused(&reason),
-                    )?;
-                }
-                return Err(e);
+        let request = match request {
+            Ok(members) => members,
+            Err(e) => return Err(self.refused_update(e, client_id, context, now)),
+        };
+        for _ in 0..STALE_RETRIES {
+            if let Some(done) = self.try_update(auth, request, context, now)? {
+                return Ok(done);
             }
+            // Someone else changed the client since we read it: start again from its new state
+            // (and from the token's: a concurrent rotation makes this one fail here).
+            auth = self.authenticate(client_id, &token, action, context, now)?;
+            self.refuse_if_locked(&auth.client, action, context, now)?;
+        }
+        Err(kept_changing())
+    }
+
+    /// One read-modify-write attempt of an update; `None` if the client changed meanwhile.
+    fn try_update(
+        &self,
+        auth: Authenticated,
+        request: &Map<String, Value>,
+        context: &RequestContext,
+        now: i64,
+    ) -> Result<Option<RegisteredClient>, RegistrationError> {
+        let action = AuditAction::ClientUpdated;
+        let client_id = auth.client.client_id.clone();
+        let (updated, new_secret, changed) = match self.replace(&auth, request, now) {
+            Ok(ok) => ok,
+            Err(e) => return Err(self.refused_update(e, &client_id, context, now)),
         };
         let rotation = if self.policy.credentials.rotate_registration_token_on_update {
             Some(self.rotation(&auth, now)?)
@@ -133,21 +162,47 @@ impl RegistrationService {
             detail.push_str("; registration access token rotated");
         }
         let event = AuditEvent::new(now, action, "client", context)
-            .client(client_id)
+            .client(&client_id)
             .detail(detail);
-        self.repo
-            .update(
-                &updated,
-                &auth.digest,
-                rotation.as_ref().map(|(r, _)| r),
-                &event,
-            )
-            .map_err(|e| self.lost_race(e, action, client_id, context, now))?;
-        Ok(RegisteredClient {
-            client: updated,
-            client_secret: new_secret,
-            registration_access_token: rotation.map_or(auth.presented, |(_, fresh)| fresh),
-        })
+        match self.repo.update(
+            &updated,
+            Some(&auth.digest),
+            rotation.as_ref().map(|(r, _)| r),
+            &event,
+        ) {
+            Ok(()) => Ok(Some(RegisteredClient {
+                client: Client {
+                    revision: updated.revision + 1,
+                    ..updated
+                },
+                client_secret: new_secret,
+                registration_access_token: rotation.map_or(auth.presented, |(_, fresh)| fresh),
+            })),
+            Err(RepositoryError::Stale(_)) => Ok(None),
+            Err(e) => Err(self.lost_race(e, action, &client_id, context, now)),
+        }
+    }
+
+    /// Records a refused update (client errors only) and hands the error back.
+    fn refused_update(
+        &self,
+        e: RegistrationError,
+        client_id: &str,
+        context: &RequestContext,
+        now: i64,
+    ) -> RegistrationError {
+        if !e.is_client_error() {
+            return e;
+        }
+        let reason = format!("{}: {e}", e.code().as_str());
+        match self.audit.record(
+            AuditEvent::new(now, AuditAction::ClientUpdated, "client", context)
+                .client(client_id)
+                .refused(&reason),
+        ) {
+            Ok(()) => e,
+            Err(storage) => storage.into(),
+        }
     }
 
     /// Deletes a registration (RFC 7592 §2.3): afterwards its id, secret and tokens are all dead,
@@ -160,7 +215,7 @@ impl RegistrationService {
     ) -> Result<(), RegistrationError> {
         let now = self.clock.now();
         let action = AuditAction::ClientDeleted;
-        let auth = self.authenticate(client_id, token, action, context, now)?;
+        let auth = self.authenticate(client_id, &token, action, context, now)?;
         self.refuse_if_locked(&auth.client, action, context, now)?;
         let event = AuditEvent::new(now, action, "client", context).client(client_id);
         self.repo
@@ -172,7 +227,7 @@ impl RegistrationService {
     fn authenticate(
         &self,
         client_id: &str,
-        token: PresentedToken,
+        token: &PresentedToken,
         action: AuditAction,
         context: &RequestContext,
         now: i64,
@@ -201,7 +256,7 @@ impl RegistrationService {
             PresentedToken::Malformed(why) => {
                 return Err(refuse(&format!("malformed token: {why}"))?)
             }
-            PresentedToken::Bearer(t) => t,
+            PresentedToken::Bearer(t) => t.clone(),
         };
         let digest = TokenDigest::of(presented.expose_secret());
         let Some(found) = self.repo.find_by_token(&digest)? else {
@@ -296,7 +351,7 @@ impl RegistrationService {
         match request.get("client_secret") {
             None | Some(Value::Null) => {}
             Some(Value::String(sent)) => match &current.secret_hash {
-                Some(hash) if self.credentials.hasher().verify(sent, hash) => {}
+                Some(_) if current.verify_secret(sent, now, self.credentials.hasher()) => {}
                 Some(_) => {
                     return Err(RegistrationError::InvalidRequest(
                         "client_secret: does not match the current client secret".into(),
@@ -316,24 +371,31 @@ impl RegistrationService {
             }
         }
         let metadata = ClientMetadata::from_request_at(request, &self.policy, now)?;
-        let (secret_hash, secret_expires_at, issued) =
+        let (secret_hash, secret_expires_at, issued, previous_secret) =
             match (metadata.is_confidential(), &current.secret_hash) {
-                (true, Some(hash)) => (Some(hash.clone()), current.secret_expires_at, None),
+                (true, Some(hash)) => (
+                    Some(hash.clone()),
+                    current.secret_expires_at,
+                    None,
+                    current.previous_secret.clone(),
+                ),
                 (true, None) => {
                     let secret = self.credentials.client_secret()?;
                     (
                         Some(secret.hash),
                         self.secret_expiry(true, now),
                         Some(secret.plaintext),
+                        None,
                     )
                 }
-                (false, _) => (None, 0, None),
+                (false, _) => (None, 0, None, None),
             };
         let changed = changed_members(&current.metadata, &metadata);
         let updated = Client {
             metadata,
             secret_hash,
             secret_expires_at,
+            previous_secret,
             updated_at: now,
             ..current.clone()
         };
@@ -384,8 +446,18 @@ impl RegistrationService {
     }
 }
 
+/// Attempts at a read-modify-write before giving up on a client that keeps changing.
+const STALE_RETRIES: usize = 5;
+
+fn kept_changing() -> RegistrationError {
+    RegistrationError::Conflict(
+        "the registration kept changing while this request was applied; nothing was written, retry"
+            .into(),
+    )
+}
+
 /// Top-level members whose registered value differs.
-fn changed_members(before: &ClientMetadata, after: &ClientMetadata) -> BTreeSet<String> {
+pub(super) fn changed_members(before: &ClientMetadata, after: &ClientMetadata) -> BTreeSet<String> {
     let (a, b) = (before.to_wire(), after.to_wire());
     a.keys()
         .chain(b.keys())

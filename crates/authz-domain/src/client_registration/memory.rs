@@ -4,10 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
+use super::admin::{
+    AdminToken, AuditPage, AuditQuery, ClientPage, ClientQuery, ClientSort, StoredAuditEvent,
+};
 use super::audit::AuditEvent;
-use super::client::{Client, RegistrationTokenRecord, TokenLookup, TokenRotation};
+use super::client::{Client, PreviousSecret, RegistrationTokenRecord, TokenLookup, TokenRotation};
 use super::error::RepositoryError;
-use super::ports::{AuditLog, ClientRepository};
+use super::ports::{AdminTokenRepository, AuditLog, ClientAdministration, ClientRepository};
 use crate::credentials::TokenDigest;
 
 #[derive(Debug, Default)]
@@ -16,9 +19,22 @@ struct State {
     tokens: Vec<(RegistrationTokenRecord, Option<i64>)>,
     ever_issued: BTreeSet<String>,
     audit: Vec<AuditEvent>,
+    admin_tokens: Vec<AdminToken>,
 }
 
 impl State {
+    /// The client to change, if it is still at `revision`.
+    fn current(&mut self, client_id: &str, revision: i64) -> Result<&mut Client, RepositoryError> {
+        let client = self
+            .clients
+            .get_mut(client_id)
+            .ok_or_else(|| RepositoryError::NotFound(client_id.to_owned()))?;
+        if client.revision != revision {
+            return Err(RepositoryError::Stale(client_id.to_owned()));
+        }
+        Ok(client)
+    }
+
     fn token_is_live(&self, digest: &TokenDigest, client_id: &str) -> bool {
         self.tokens.iter().any(|(t, revoked)| {
             t.digest.ct_eq(digest) && t.client_id == client_id && revoked.is_none()
@@ -108,15 +124,13 @@ impl ClientRepository for InMemoryClientRepository {
     fn update(
         &self,
         client: &Client,
-        presented: &TokenDigest,
+        presented: Option<&TokenDigest>,
         rotation: Option<&TokenRotation>,
         audit: &AuditEvent,
     ) -> Result<(), RepositoryError> {
         let mut state = self.state();
-        if !state.clients.contains_key(&client.client_id) {
-            return Err(RepositoryError::NotFound(client.client_id.clone()));
-        }
-        if !state.token_is_live(presented, &client.client_id) {
+        state.current(&client.client_id, client.revision)?;
+        if presented.is_some_and(|p| !state.token_is_live(p, &client.client_id)) {
             return Err(RepositoryError::Conflict(
                 "the presented token was revoked".into(),
             ));
@@ -129,9 +143,9 @@ impl ClientRepository for InMemoryClientRepository {
             }
             state.tokens.push((rotation.issue.clone(), None));
         }
-        state
-            .clients
-            .insert(client.client_id.clone(), client.clone());
+        let mut stored = client.clone();
+        stored.revision += 1;
+        state.clients.insert(client.client_id.clone(), stored);
         state.audit.push(audit.clone());
         Ok(())
     }
@@ -184,6 +198,8 @@ impl ClientRepository for InMemoryClientRepository {
             .get_mut(client_id)
             .ok_or_else(|| RepositoryError::NotFound(client_id.to_owned()))?;
         client.is_locked = locked;
+        client.updated_at = audit.occurred_at;
+        client.revision += 1;
         state.audit.push(audit.clone());
         Ok(())
     }
@@ -192,6 +208,172 @@ impl ClientRepository for InMemoryClientRepository {
 impl AuditLog for InMemoryClientRepository {
     fn record(&self, event: AuditEvent) -> Result<(), RepositoryError> {
         self.state().audit.push(event);
+        Ok(())
+    }
+}
+
+impl ClientAdministration for InMemoryClientRepository {
+    fn search(&self, query: &ClientQuery) -> Result<ClientPage, RepositoryError> {
+        let state = self.state();
+        let mut matches: Vec<&Client> = state
+            .clients
+            .values()
+            .filter(|c| {
+                query
+                    .search
+                    .as_deref()
+                    .is_none_or(|q| c.search_text().contains(q))
+            })
+            .collect();
+        match query.sort {
+            ClientSort::NewestFirst => matches.sort_by(|a, b| {
+                (b.issued_at, &b.client_id).cmp(&(a.issued_at, &a.client_id))
+            }),
+            ClientSort::OldestFirst => matches.sort_by(|a, b| {
+                (a.issued_at, &a.client_id).cmp(&(b.issued_at, &b.client_id))
+            }),
+            ClientSort::ClientIdAsc => matches.sort_by(|a, b| a.client_id.cmp(&b.client_id)),
+            ClientSort::ClientIdDesc => matches.sort_by(|a, b| b.client_id.cmp(&a.client_id)),
+        }
+        let total = matches.len() as u64;
+        let offset = usize::try_from(query.offset()).unwrap_or(usize::MAX);
+        let per_page = usize::try_from(query.per_page).unwrap_or(usize::MAX);
+        Ok(ClientPage {
+            clients: matches
+                .into_iter()
+                .skip(offset)
+                .take(per_page)
+                .cloned()
+                .collect(),
+            total,
+        })
+    }
+
+    fn last_used(&self, client_id: &str) -> Result<Option<i64>, RepositoryError> {
+        Ok(self
+            .state()
+            .audit
+            .iter()
+            .rev()
+            .find(|e| e.client_id.as_deref() == Some(client_id) && e.actor == "client" && e.succeeded)
+            .map(|e| e.occurred_at))
+    }
+
+    fn audit_events(&self, query: &AuditQuery) -> Result<AuditPage, RepositoryError> {
+        let state = self.state();
+        let offset = usize::try_from(query.offset()).unwrap_or(usize::MAX);
+        let per_page = usize::try_from(query.per_page).unwrap_or(usize::MAX);
+        let mut events: Vec<StoredAuditEvent> = state
+            .audit
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, e)| {
+                query
+                    .client_id
+                    .as_deref()
+                    .is_none_or(|c| e.client_id.as_deref() == Some(c))
+                    && query.action.is_none_or(|a| e.action == a)
+                    && query.since.is_none_or(|t| e.occurred_at >= t)
+                    && query.until.is_none_or(|t| e.occurred_at < t)
+            })
+            .skip(offset)
+            .take(per_page.saturating_add(1))
+            .map(|(i, e)| StoredAuditEvent {
+                id: i64::try_from(i).unwrap_or(i64::MAX) + 1,
+                occurred_at: e.occurred_at,
+                action: e.action.as_str().to_owned(),
+                succeeded: e.succeeded,
+                client_id: e.client_id.clone(),
+                actor: e.actor.clone(),
+                detail: e.detail.clone(),
+                remote_addr: e.context.remote_addr.clone(),
+                user_agent: e.context.user_agent.clone(),
+                request_id: e.context.request_id.clone(),
+            })
+            .collect();
+        let has_more = events.len() > per_page;
+        events.truncate(per_page);
+        Ok(AuditPage { events, has_more })
+    }
+
+    fn rotate_secret(
+        &self,
+        client_id: &str,
+        expected_revision: i64,
+        secret_hash: &str,
+        secret_expires_at: i64,
+        previous: Option<&PreviousSecret>,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        let client = state.current(client_id, expected_revision)?;
+        client.secret_hash = Some(secret_hash.to_owned());
+        client.secret_expires_at = secret_expires_at;
+        client.previous_secret = previous.cloned();
+        client.updated_at = audit.occurred_at;
+        client.revision += 1;
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    fn reissue_token(
+        &self,
+        token: &RegistrationTokenRecord,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        if !state.clients.contains_key(&token.client_id) {
+            return Err(RepositoryError::NotFound(token.client_id.clone()));
+        }
+        for (t, revoked) in state.tokens.iter_mut() {
+            if t.client_id == token.client_id && revoked.is_none() {
+                *revoked = Some(token.issued_at);
+            }
+        }
+        state.tokens.push((token.clone(), None));
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+}
+
+impl AdminTokenRepository for InMemoryClientRepository {
+    fn create_admin_token(
+        &self,
+        token: &AdminToken,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        if state.admin_tokens.iter().any(|t| t.name == token.name) {
+            return Err(RepositoryError::Conflict(token.name.clone()));
+        }
+        state.admin_tokens.push(token.clone());
+        state.audit.push(audit.clone());
+        Ok(())
+    }
+
+    fn find_admin_token(&self, digest: &TokenDigest) -> Result<Option<AdminToken>, RepositoryError> {
+        Ok(self
+            .state()
+            .admin_tokens
+            .iter()
+            .find(|t| t.digest.ct_eq(digest))
+            .cloned())
+    }
+
+    fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, RepositoryError> {
+        Ok(self.state().admin_tokens.clone())
+    }
+
+    fn revoke_admin_token(&self, name: &str, audit: &AuditEvent) -> Result<(), RepositoryError> {
+        let mut state = self.state();
+        let token = state
+            .admin_tokens
+            .iter_mut()
+            .find(|t| t.name == name)
+            .ok_or_else(|| RepositoryError::NotFound(name.to_owned()))?;
+        token.revoked_at.get_or_insert(audit.occurred_at);
+        state.audit.push(audit.clone());
         Ok(())
     }
 }

@@ -50,6 +50,10 @@ pub struct ClientMetadata {
     /// Redirect URIs, exactly as sent, duplicates collapsed, order kept.
     #[serde(default)]
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where the client may ask to be sent after logout (OpenID Connect RP-Initiated Logout),
+    /// under the same rules as `redirect_uris`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
     /// Grant types, order kept.
     pub grant_types: Vec<GrantType>,
     /// Response types: `["code"]` exactly when `authorization_code` is registered.
@@ -157,6 +161,7 @@ impl ClientMetadata {
         let grant_types = parse_grant_types(&f, policy, token_endpoint_auth_method)?;
         let response_types = parse_response_types(&f, &grant_types)?;
         let redirect_uris = parse_redirect_uris(&f, policy, &grant_types)?;
+        let post_logout_redirect_uris = parse_post_logout_redirect_uris(&f, policy)?;
 
         let code_challenge_method = match f.string("code_challenge_method")? {
             None | Some("" | "S256") => CodeChallengeMethod::S256,
@@ -229,6 +234,7 @@ impl ClientMetadata {
 
         Ok(Self {
             redirect_uris,
+            post_logout_redirect_uris,
             grant_types,
             response_types,
             token_endpoint_auth_method,
@@ -265,6 +271,12 @@ impl ClientMetadata {
             put(
                 "redirect_uris",
                 strings(self.redirect_uris.iter().map(RedirectUri::as_str)),
+            );
+        }
+        if !self.post_logout_redirect_uris.is_empty() {
+            put(
+                "post_logout_redirect_uris",
+                strings(self.post_logout_redirect_uris.iter().map(RedirectUri::as_str)),
             );
         }
         put(
@@ -545,6 +557,30 @@ fn parse_redirect_uris(
     for (i, value) in raw.iter().enumerate() {
         let uri = RedirectUri::parse(value, rules)
             .map_err(|e| RegistrationError::redirect(format!("redirect_uris[{i}]: {e}")))?;
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    Ok(uris)
+}
+
+fn parse_post_logout_redirect_uris(
+    f: &Members<'_>,
+    policy: &RegistrationPolicy,
+) -> Result<Vec<RedirectUri>, RegistrationError> {
+    let rules = &policy.redirect_uris;
+    let raw = f
+        .string_array(
+            "post_logout_redirect_uris",
+            rules.max_uris,
+            RegistrationError::InvalidClientMetadata,
+        )?
+        .unwrap_or_default();
+    let mut uris: Vec<RedirectUri> = Vec::with_capacity(raw.len());
+    for (i, value) in raw.iter().enumerate() {
+        let uri = RedirectUri::parse(value, rules).map_err(|e| {
+            RegistrationError::metadata(format!("post_logout_redirect_uris[{i}]: {e}"))
+        })?;
         if !uris.contains(&uri) {
             uris.push(uri);
         }

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use super::audit::{AuditAction, AuditEvent, RequestContext};
-use super::client::{Client, ClientOrigin, RegistrationTokenRecord};
+use super::client::{Client, ClientOrigin, ClientSettings, RegistrationTokenRecord};
 use super::error::{RegistrationError, RepositoryError};
 use super::metadata::ClientMetadata;
 use super::policy::RegistrationPolicy;
@@ -36,6 +36,16 @@ impl RegisteredClient {
             .as_ref()
             .map(|_| self.client.secret_expires_at)
     }
+}
+
+/// How a new client comes to exist.
+#[derive(Debug)]
+pub(super) struct NewClient<'a> {
+    pub origin: ClientOrigin,
+    pub action: AuditAction,
+    pub actor: &'a str,
+    pub chosen_id: Option<&'a str>,
+    pub settings: ClientSettings,
 }
 
 /// Registration and self-management of clients over the storage ports.
@@ -107,15 +117,25 @@ impl RegistrationService {
     ) -> Result<RegisteredClient, RegistrationError> {
         let now = self.clock.now();
         let metadata = ClientMetadata::from_request_at(request, &self.policy, now)?;
-        self.create(metadata, ClientOrigin::Dynamic, now, "anonymous", context)
+        self.create(
+            metadata,
+            NewClient {
+                origin: ClientOrigin::Dynamic,
+                action: AuditAction::ClientRegistered,
+                actor: "anonymous",
+                chosen_id: None,
+                settings: ClientSettings::default(),
+            },
+            now,
+            context,
+        )
     }
 
     pub(super) fn create(
         &self,
         metadata: ClientMetadata,
-        origin: ClientOrigin,
+        new: NewClient<'_>,
         now: i64,
-        actor: &str,
         context: &RequestContext,
     ) -> Result<RegisteredClient, RegistrationError> {
         let secret = if metadata.is_confidential() {
@@ -131,21 +151,29 @@ impl RegistrationService {
         let secret_expires_at = self.secret_expiry(secret_hash.is_some(), now);
 
         // A 128-bit id collides with negligible probability; retrying keeps even that harmless.
+        // A chosen id is tried once: a conflict is the caller's to report.
+        let attempts_allowed = if new.chosen_id.is_some() { 1 } else { 3 };
         let mut attempts = 0;
         loop {
             attempts += 1;
             let client = Client {
-                client_id: self.credentials.client_id()?,
+                client_id: match new.chosen_id {
+                    Some(id) => id.to_owned(),
+                    None => self.credentials.client_id()?,
+                },
                 metadata: metadata.clone(),
                 secret_hash: secret_hash.clone(),
                 secret_expires_at,
                 issued_at: now,
                 updated_at: now,
-                origin,
+                origin: new.origin,
                 is_locked: false,
+                settings: new.settings,
+                previous_secret: None,
+                revision: 0,
             };
             let record = self.token_record(&token, &client.client_id, now);
-            let audit = AuditEvent::new(now, AuditAction::ClientRegistered, actor, context)
+            let audit = AuditEvent::new(now, new.action, new.actor, context)
                 .client(&client.client_id)
                 .detail(format!(
                     "token_endpoint_auth_method={}",
@@ -159,7 +187,7 @@ impl RegistrationService {
                         registration_access_token: token.plaintext,
                     })
                 }
-                Err(RepositoryError::Conflict(_)) if attempts < 3 => continue,
+                Err(RepositoryError::Conflict(_)) if attempts < attempts_allowed => continue,
                 Err(e) => return Err(e.into()),
             }
         }

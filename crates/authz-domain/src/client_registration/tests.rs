@@ -854,7 +854,7 @@ fn a_storage_failure_is_reported_without_detail_to_the_client() {
         fn update(
             &self,
             _: &Client,
-            _: &TokenDigest,
+            _: Option<&TokenDigest>,
             _: Option<&TokenRotation>,
             _: &AuditEvent,
         ) -> Result<(), RepositoryError> {

@@ -1,6 +1,7 @@
 //! Storage for Dynamic Client Registration: the diesel implementation of the domain's
 //! [`ClientRepository`](authz_domain::client_registration::ClientRepository) port.
 
+mod admin;
 mod models;
 mod repository;
 

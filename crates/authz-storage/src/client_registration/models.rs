@@ -1,12 +1,13 @@
 //! Row types: what is inserted and what is read back.
 
 use authz_domain::client_registration::{
-    AuditEvent, Client, ClientMetadata, ClientOrigin, RegistrationTokenRecord, RepositoryError,
+    AdminScopes, AdminToken, AuditEvent, Client, ClientMetadata, ClientOrigin, ClientSettings,
+    PreviousSecret, RegistrationTokenRecord, RepositoryError, StoredAuditEvent,
 };
 use authz_domain::credentials::TokenDigest;
 use diesel::prelude::*;
 
-use crate::schema::{audit_events, clients, registration_access_tokens};
+use crate::schema::{admin_tokens, audit_events, clients, registration_access_tokens};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = clients)]
@@ -24,6 +25,11 @@ pub(crate) struct NewClientRow<'a> {
     pub issued_at: i64,
     pub updated_at: i64,
     pub is_locked: bool,
+    pub revision: i64,
+    pub settings: Option<String>,
+    pub previous_secret_hash: Option<&'a str>,
+    pub previous_secret_valid_until: Option<i64>,
+    pub search_text: String,
 }
 
 impl<'a> NewClientRow<'a> {
@@ -40,6 +46,20 @@ impl<'a> NewClientRow<'a> {
             issued_at: client.issued_at,
             updated_at: client.updated_at,
             is_locked: client.is_locked,
+            revision: client.revision,
+            // Default settings are stored as NULL, so a dynamically registered client costs
+            // nothing extra.
+            settings: if client.settings == ClientSettings::default() {
+                None
+            } else {
+                Some(
+                    serde_json::to_string(&client.settings)
+                        .map_err(|e| RepositoryError::Other(format!("serialising settings: {e}")))?,
+                )
+            },
+            previous_secret_hash: client.previous_secret.as_ref().map(|p| p.hash.as_str()),
+            previous_secret_valid_until: client.previous_secret.as_ref().map(|p| p.valid_until),
+            search_text: client.search_text(),
         })
     }
 }
@@ -55,6 +75,10 @@ pub(crate) struct ClientRow {
     pub issued_at: i64,
     pub updated_at: i64,
     pub is_locked: bool,
+    pub revision: i64,
+    pub settings: Option<String>,
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_valid_until: Option<i64>,
 }
 
 impl ClientRow {
@@ -65,6 +89,19 @@ impl ClientRow {
                 self.client_id
             ))
         })?;
+        let settings = match &self.settings {
+            None => ClientSettings::default(),
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                RepositoryError::Other(format!(
+                    "client {}: stored settings are unreadable: {e}",
+                    self.client_id
+                ))
+            })?,
+        };
+        let previous_secret = match (self.previous_secret_hash, self.previous_secret_valid_until) {
+            (Some(hash), Some(valid_until)) => Some(PreviousSecret { hash, valid_until }),
+            _ => None,
+        };
         Ok(Client {
             client_id: self.client_id,
             metadata,
@@ -74,6 +111,9 @@ impl ClientRow {
             updated_at: self.updated_at,
             origin: ClientOrigin::from_stored(&self.origin),
             is_locked: self.is_locked,
+            settings,
+            previous_secret,
+            revision: self.revision,
         })
     }
 }
@@ -158,5 +198,79 @@ impl<'a> NewAuditRow<'a> {
             user_agent: e.context.user_agent.as_deref(),
             request_id: e.context.request_id.as_deref(),
         }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub(crate) struct AuditRow {
+    pub id: i64,
+    pub occurred_at: i64,
+    pub action: String,
+    pub succeeded: bool,
+    pub client_id: Option<String>,
+    pub actor: String,
+    pub detail: Option<String>,
+    pub remote_addr: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl From<AuditRow> for StoredAuditEvent {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            occurred_at: r.occurred_at,
+            action: r.action,
+            succeeded: r.succeeded,
+            client_id: r.client_id,
+            actor: r.actor,
+            detail: r.detail,
+            remote_addr: r.remote_addr,
+            user_agent: r.user_agent,
+            request_id: r.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Insertable, Queryable, Selectable)]
+#[diesel(table_name = admin_tokens)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct AdminTokenRow {
+    pub name: String,
+    pub token_digest: Vec<u8>,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl AdminTokenRow {
+    pub(crate) fn from_token(t: &AdminToken) -> Self {
+        Self {
+            name: t.name.clone(),
+            token_digest: t.digest.as_bytes().to_vec(),
+            scopes: t.scopes.to_string(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+
+    pub(crate) fn into_token(self) -> Result<AdminToken, RepositoryError> {
+        let digest = TokenDigest::from_slice(&self.token_digest).ok_or_else(|| {
+            RepositoryError::Other("a stored admin token digest is not 32 bytes".into())
+        })?;
+        let scopes = AdminScopes::parse(&self.scopes).map_err(|e| {
+            RepositoryError::Other(format!("admin token {}: stored scopes: {e}", self.name))
+        })?;
+        Ok(AdminToken {
+            name: self.name,
+            digest,
+            scopes,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+        })
     }
 }

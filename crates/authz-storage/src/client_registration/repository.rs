@@ -64,18 +64,31 @@ fn token_is_live(
     Ok(n == 1)
 }
 
-fn revoked(reason: &str) -> TxError {
+pub(crate) fn revoked(reason: &str) -> TxError {
     TxError::Refused(RepositoryError::Conflict(reason.into()))
 }
 
-fn gone(client_id: &str) -> TxError {
+pub(crate) fn gone(client_id: &str) -> TxError {
     TxError::Refused(RepositoryError::NotFound(format!("client {client_id}")))
+}
+
+/// Why a revision-checked update changed nothing: the client is gone, or it moved on.
+pub(crate) fn missing_or_stale(conn: &mut DbConnection, client_id: &str) -> TxError {
+    let exists = clients::table
+        .find(client_id)
+        .count()
+        .get_result::<i64>(conn);
+    match exists {
+        Ok(0) => gone(client_id),
+        Ok(_) => TxError::Refused(RepositoryError::Stale(format!("client {client_id}"))),
+        Err(e) => TxError::Db(e),
+    }
 }
 
 /// The domain's [`ClientRepository`] over a [`Database`].
 #[derive(Debug, Clone)]
 pub struct DieselClientRepository {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 impl DieselClientRepository {
@@ -155,7 +168,7 @@ impl ClientRepository for DieselClientRepository {
     fn update(
         &self,
         client: &Client,
-        presented: &TokenDigest,
+        presented: Option<&TokenDigest>,
         rotation: Option<&TokenRotation>,
         audit: &AuditEvent,
     ) -> Result<(), RepositoryError> {
@@ -163,20 +176,30 @@ impl ClientRepository for DieselClientRepository {
         self.db
             .write(|conn| {
                 // Updating the row first also locks it (PostgreSQL), so concurrent changes of one
-                // client queue here and each later statement sees the winner's commit.
-                let updated = diesel::update(clients::table.find(&client.client_id))
-                    .set((
-                        clients::client_name.eq(row.client_name),
-                        clients::token_endpoint_auth_method.eq(row.token_endpoint_auth_method),
-                        clients::secret_hash.eq(row.secret_hash),
-                        clients::secret_expires_at.eq(row.secret_expires_at),
-                        clients::metadata.eq(&row.metadata),
-                        clients::updated_at.eq(row.updated_at),
-                        clients::is_locked.eq(row.is_locked),
-                    ))
-                    .execute(conn)?;
+                // client queue here and each later statement sees the winner's commit. The
+                // revision check refuses a change computed from a state that is no longer current.
+                let updated = diesel::update(
+                    clients::table
+                        .find(&client.client_id)
+                        .filter(clients::revision.eq(client.revision)),
+                )
+                .set((
+                    clients::client_name.eq(row.client_name),
+                    clients::token_endpoint_auth_method.eq(row.token_endpoint_auth_method),
+                    clients::secret_hash.eq(row.secret_hash),
+                    clients::secret_expires_at.eq(row.secret_expires_at),
+                    clients::metadata.eq(&row.metadata),
+                    clients::updated_at.eq(row.updated_at),
+                    clients::is_locked.eq(row.is_locked),
+                    clients::settings.eq(&row.settings),
+                    clients::previous_secret_hash.eq(row.previous_secret_hash),
+                    clients::previous_secret_valid_until.eq(row.previous_secret_valid_until),
+                    clients::search_text.eq(&row.search_text),
+                    clients::revision.eq(clients::revision + 1),
+                ))
+                .execute(conn)?;
                 if updated == 0 {
-                    return Err(gone(&client.client_id));
+                    return Err(missing_or_stale(conn, &client.client_id));
                 }
                 match rotation {
                     Some(rotation) => {
@@ -200,10 +223,12 @@ impl ClientRepository for DieselClientRepository {
                             .execute(conn)?;
                     }
                     None => {
-                        if !token_is_live(conn, presented, &client.client_id)? {
-                            return Err(revoked(
-                                "the presented token was revoked by a concurrent change",
-                            ));
+                        if let Some(presented) = presented {
+                            if !token_is_live(conn, presented, &client.client_id)? {
+                                return Err(revoked(
+                                    "the presented token was revoked by a concurrent change",
+                                ));
+                            }
                         }
                     }
                 }
@@ -279,6 +304,7 @@ impl ClientRepository for DieselClientRepository {
                     .set((
                         clients::is_locked.eq(locked),
                         clients::updated_at.eq(audit.occurred_at),
+                        clients::revision.eq(clients::revision + 1),
                     ))
                     .execute(conn)?;
                 if n == 0 {

@@ -1,0 +1,1314 @@
+//! Administration of registered clients: administrator tokens and their scopes, paged search,
+//! creation under an administrator policy, replacement, deletion, secret rotation with a grace
+//! period, token reissue, locking, and reading the audit trail.
+//!
+//! Every operation takes the presented administrator token and checks it (and the scope the
+//! operation needs) before anything else; every change is recorded in the audit trail as
+//! `admin:NAME`, in the change's own transaction.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use super::audit::{AuditAction, AuditEvent, RequestContext};
+use super::client::{search_key, Client, ClientOrigin, ClientSettings, PreviousSecret};
+use super::error::{RegistrationError, RepositoryError};
+use super::management::{changed_members, PresentedToken};
+use super::metadata::{json_type, ClientMetadata};
+use super::policy::RegistrationPolicy;
+use super::ports::{AdminTokenRepository, ClientAdministration};
+use super::service::{RegisteredClient, RegistrationService};
+use super::values::{truncate, GrantType};
+use crate::credentials::TokenDigest;
+
+/// Administrator tokens start with this, so a leaked one is recognisable.
+pub const ADMIN_TOKEN_PREFIX: &str = "adm_";
+/// The answer to every unusable administrator token.
+pub const ADMIN_INVALID_TOKEN_MESSAGE: &str =
+    "the administrator token is invalid, expired or revoked";
+/// The answer when no token was sent to the administration API.
+pub const ADMIN_MISSING_TOKEN_MESSAGE: &str =
+    "the administration API requires Authorization: Bearer <administrator token>";
+/// The highest page number accepted.
+pub const MAX_PAGE: u64 = 1_000_000;
+/// The longest search term accepted, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// The longest client id an administrator may choose.
+pub const MAX_CHOSEN_CLIENT_ID_CHARS: usize = 128;
+
+/// Members an administrator may not send when creating or replacing a client: the server sets
+/// them. A secret is generated, shown once, and rotated with its own operation.
+const SERVER_SET_MEMBERS: &[&str] = &[
+    "client_secret",
+    "registration_access_token",
+    "registration_client_uri",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+];
+
+/// What an administrator token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AdminScope {
+    /// List, search and read clients.
+    ClientRead,
+    /// Create clients.
+    ClientCreate,
+    /// Replace clients, rotate secrets, reissue tokens, lock and unlock.
+    ClientUpdate,
+    /// Delete clients.
+    ClientDelete,
+    /// Read the audit trail.
+    AuditRead,
+    /// Everything above.
+    ClientAdmin,
+}
+
+impl AdminScope {
+    /// Every scope.
+    pub const ALL: &'static [Self] = &[
+        Self::ClientRead,
+        Self::ClientCreate,
+        Self::ClientUpdate,
+        Self::ClientDelete,
+        Self::AuditRead,
+        Self::ClientAdmin,
+    ];
+
+    /// The scope as written in tokens and challenges.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientRead => "client:read",
+            Self::ClientCreate => "client:create",
+            Self::ClientUpdate => "client:update",
+            Self::ClientDelete => "client:delete",
+            Self::AuditRead => "audit:read",
+            Self::ClientAdmin => "client:admin",
+        }
+    }
+
+    /// The scope for its written form.
+    pub fn from_wire(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == s)
+    }
+}
+
+impl fmt::Display for AdminScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The scopes of an administrator token; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminScopes(BTreeSet<AdminScope>);
+
+impl AdminScopes {
+    /// Parses space-separated scopes (`"client:read client:update"`).
+    ///
+    /// ```
+    /// use authz_domain::client_registration::{AdminScope, AdminScopes};
+    /// let scopes = AdminScopes::parse("client:read audit:read").unwrap();
+    /// assert!(scopes.allows(AdminScope::AuditRead));
+    /// assert!(!scopes.allows(AdminScope::ClientDelete));
+    /// assert!(AdminScopes::parse("client:admin").unwrap().allows(AdminScope::ClientDelete));
+    /// assert!(AdminScopes::parse("client:write").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut set = BTreeSet::new();
+        for token in s.split_ascii_whitespace() {
+            let scope = AdminScope::from_wire(token).ok_or_else(|| {
+                format!(
+                    "{:?} is not an administrator scope; use {}",
+                    truncate(token, 40),
+                    AdminScope::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            set.insert(scope);
+        }
+        if set.is_empty() {
+            return Err(format!(
+                "at least one scope is needed: {}",
+                AdminScope::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(Self(set))
+    }
+
+    /// Whether these scopes permit `needed` (`client:admin` permits everything).
+    pub fn allows(&self, needed: AdminScope) -> bool {
+        self.0.contains(&needed) || self.0.contains(&AdminScope::ClientAdmin)
+    }
+
+    /// The scopes, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = AdminScope> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl fmt::Display for AdminScopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for scope in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            f.write_str(scope.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+/// An administrator token as stored: its digest, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    /// A unique name; audit records name the administrator by it.
+    pub name: String,
+    /// SHA-256 of the token.
+    pub digest: TokenDigest,
+    /// What it may do.
+    pub scopes: AdminScopes,
+    /// When it was created (Unix seconds).
+    pub created_at: i64,
+    /// When it stops working; `None` never.
+    pub expires_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+impl AdminToken {
+    /// Checks a token name: 1 to 64 of `A–Z a–z 0–9 . _ -`.
+    pub fn validate_name(name: &str) -> Result<(), String> {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(format!(
+                "name {:?} is not accepted; use 1 to 64 of the characters A-Z a-z 0-9 . _ -",
+                truncate(name, 80)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An authenticated administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Administrator {
+    /// The token's name.
+    pub name: String,
+    /// The token's scopes.
+    pub scopes: AdminScopes,
+}
+
+impl Administrator {
+    /// How audit records name this administrator.
+    pub fn actor(&self) -> String {
+        format!("admin:{}", self.name)
+    }
+}
+
+/// What administrators may do beyond open registration.
+#[derive(Debug, Clone)]
+pub struct AdminPolicy {
+    /// The rules for clients an administrator creates or replaces.
+    pub registration: RegistrationPolicy,
+    /// Page size when none is asked for.
+    pub default_per_page: u64,
+    /// The largest page size accepted.
+    pub max_per_page: u64,
+    /// The longest grace period a rotated secret may keep verifying, in seconds.
+    pub max_secret_grace_period_secs: u64,
+}
+
+impl AdminPolicy {
+    /// The administrator policy derived from open registration's: the same redirect URI, scope,
+    /// text and credential rules, without the MCP profile, and every grant type allowed
+    /// (`client_credentials` included).
+    pub fn from_registration(base: &RegistrationPolicy) -> Self {
+        Self {
+            registration: RegistrationPolicy {
+                mcp_profile: false,
+                allowed_grant_types: GrantType::ALL.to_vec(),
+                ..base.clone()
+            },
+            default_per_page: 20,
+            max_per_page: 100,
+            max_secret_grace_period_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// The order of a client listing. Every order is total (ties broken by client id), so pages never
+/// overlap or skip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientSort {
+    /// `-issued_at`: newest first (the default).
+    #[default]
+    NewestFirst,
+    /// `issued_at`: oldest first.
+    OldestFirst,
+    /// `client_id`: by client id, ascending.
+    ClientIdAsc,
+    /// `-client_id`: by client id, descending.
+    ClientIdDesc,
+}
+
+impl ClientSort {
+    /// Every order.
+    pub const ALL: &'static [Self] = &[
+        Self::NewestFirst,
+        Self::OldestFirst,
+        Self::ClientIdAsc,
+        Self::ClientIdDesc,
+    ];
+
+    /// The `sort` parameter value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NewestFirst => "-issued_at",
+            Self::OldestFirst => "issued_at",
+            Self::ClientIdAsc => "client_id",
+            Self::ClientIdDesc => "-client_id",
+        }
+    }
+}
+
+/// The raw query parameters of a client listing, as sent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientListParams {
+    /// Search term (client id or client name, case-insensitive, literal).
+    pub q: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Page size.
+    pub per_page: Option<String>,
+    /// Order.
+    pub sort: Option<String>,
+}
+
+/// A validated client listing query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientQuery {
+    /// The search term in [`search_key`] form, matched literally as a substring.
+    pub search: Option<String>,
+    /// Page number, from 1.
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+    /// Order.
+    pub sort: ClientSort,
+}
+
+impl ClientQuery {
+    /// Parses the parameters of a listing. Every refusal names the parameter and what is accepted.
+    pub fn parse(params: &ClientListParams, policy: &AdminPolicy) -> Result<Self, RegistrationError> {
+        let search = match params.q.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(q) => {
+                if q.chars().count() > MAX_SEARCH_CHARS {
+                    return Err(invalid(format!(
+                        "q: at most {MAX_SEARCH_CHARS} characters are accepted"
+                    )));
+                }
+                if q.chars().any(char::is_control) {
+                    return Err(invalid(
+                        "q: must not contain control characters (such as NUL)",
+                    ));
+                }
+                Some(search_key(q))
+            }
+        };
+        let sort = match params.sort.as_deref() {
+            None | Some("") => ClientSort::default(),
+            Some(s) => ClientSort::ALL
+                .iter()
+                .copied()
+                .find(|k| k.as_str() == s)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "sort: {:?} is not accepted; use one of {}",
+                        truncate(s, 40),
+                        ClientSort::ALL
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?,
+        };
+        let (page, per_page) = parse_paging(params.page.as_deref(), params.per_page.as_deref(), policy)?;
+        Ok(Self {
+            search,
+            page,
+            per_page,
+            sort,
+        })
+    }
+
+    /// How many matches come before this page.
+    pub fn offset(&self) -> u64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+/// A page of clients.
+#[derive(Debug, Clone)]
+pub struct ClientPage {
+    /// The clients on this page.
+    pub clients: Vec<Client>,
+    /// How many clients match in all.
+    pub total: u64,
+}
+
+/// The raw query parameters of an audit trail listing, as sent.
+#[derive(Debug, Clone, Default)]
+pub struct AuditListParams {
+    /// Only events about this client.
+    pub client_id: Option<String>,
+    /// Only events of this action (`client.updated`, …).
+    pub action: Option<String>,
+    /// Only events at or after this time (Unix seconds or RFC 3339).
+    pub since: Option<String>,
+    /// Only events before this time (Unix seconds or RFC 3339).
+    pub until: Option<String>,
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Page size.
+    pub per_page: Option<String>,
+}
+
+/// A validated audit trail query. Events are listed newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only events about this client.
+    pub client_id: Option<String>,
+    /// Only events of this action.
+    pub action: Option<AuditAction>,
+    /// Only events at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Only events strictly before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// Page number, from 1.
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+}
+
+impl AuditQuery {
+    /// Parses the parameters of an audit listing.
+    pub fn parse(params: &AuditListParams, policy: &AdminPolicy) -> Result<Self, RegistrationError> {
+        let client_id = match params.client_id.as_deref() {
+            None | Some("") => None,
+            Some(id) if id.chars().count() > 256 || id.chars().any(char::is_control) => {
+                return Err(invalid(
+                    "client_id: at most 256 characters, without control characters",
+                ))
+            }
+            Some(id) => Some(id.to_owned()),
+        };
+        let action = match params.action.as_deref() {
+            None | Some("") => None,
+            Some(a) => Some(AuditAction::from_stored(a).ok_or_else(|| {
+                invalid(format!(
+                    "action: {:?} is not an audit action; use one of {}",
+                    truncate(a, 40),
+                    AuditAction::ALL
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?),
+        };
+        let since = params.since.as_deref().map(|s| parse_time("since", s)).transpose()?;
+        let until = params.until.as_deref().map(|s| parse_time("until", s)).transpose()?;
+        if let (Some(since), Some(until)) = (since, until) {
+            if since >= until {
+                return Err(invalid("since: must be earlier than until"));
+            }
+        }
+        let (page, per_page) = parse_paging(params.page.as_deref(), params.per_page.as_deref(), policy)?;
+        Ok(Self {
+            client_id,
+            action,
+            since,
+            until,
+            page,
+            per_page,
+        })
+    }
+
+    /// How many matches come before this page.
+    pub fn offset(&self) -> u64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+/// An audit record as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuditEvent {
+    /// Its position in the trail; grows with time.
+    pub id: i64,
+    /// When (Unix seconds).
+    pub occurred_at: i64,
+    /// What (`client.updated`, …).
+    pub action: String,
+    /// Allowed or refused.
+    pub succeeded: bool,
+    /// Which client.
+    pub client_id: Option<String>,
+    /// Who: `client`, `anonymous`, `system`, `cli` or `admin:NAME`.
+    pub actor: String,
+    /// Why it was refused, or what changed.
+    pub detail: Option<String>,
+    /// Where from.
+    pub remote_addr: Option<String>,
+    /// The `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+}
+
+/// A page of the audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    /// The events on this page, newest first.
+    pub events: Vec<StoredAuditEvent>,
+    /// Whether a further page has events.
+    pub has_more: bool,
+}
+
+/// A client as an administrator sees it.
+#[derive(Debug, Clone)]
+pub struct ClientDetails {
+    /// The client (its secret only as a hash, which is never shown).
+    pub client: Client,
+    /// When it last used its registration access token successfully.
+    pub last_used_at: Option<i64>,
+}
+
+/// The result of an administrator's replacement.
+#[derive(Debug)]
+pub struct ReplacedClient {
+    /// The client as stored now.
+    pub client: Client,
+    /// A secret issued because the client became confidential (shown once).
+    pub client_secret: Option<SecretString>,
+}
+
+/// The result of a secret rotation.
+#[derive(Debug)]
+pub struct RotatedSecret {
+    /// The client as stored now.
+    pub client: Client,
+    /// The new secret (shown once).
+    pub client_secret: SecretString,
+}
+
+/// The result of reissuing a registration access token.
+#[derive(Debug)]
+pub struct ReissuedToken {
+    /// The client.
+    pub client_id: String,
+    /// The new token (shown once).
+    pub registration_access_token: SecretString,
+    /// When it expires; `None` never.
+    pub expires_at: Option<i64>,
+}
+
+/// A newly created administrator token.
+#[derive(Debug)]
+pub struct IssuedAdminToken {
+    /// As stored.
+    pub token: AdminToken,
+    /// The token itself, shown once.
+    pub plaintext: SecretString,
+}
+
+/// The administration use cases.
+#[derive(Debug, Clone)]
+pub struct AdminService {
+    registration: RegistrationService,
+    directory: Arc<dyn ClientAdministration>,
+    tokens: Arc<dyn AdminTokenRepository>,
+    policy: Arc<AdminPolicy>,
+}
+
+/// Attempts at a read-modify-write before giving up on a client that keeps changing.
+const STALE_RETRIES: usize = 5;
+
+impl AdminService {
+    /// Administration over the same storage, credentials and clock as `registration`.
+    pub fn new(
+        registration: RegistrationService,
+        directory: Arc<dyn ClientAdministration>,
+        tokens: Arc<dyn AdminTokenRepository>,
+        policy: Arc<AdminPolicy>,
+    ) -> Self {
+        Self {
+            registration,
+            directory,
+            tokens,
+            policy,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &AdminPolicy {
+        &self.policy
+    }
+
+    fn now(&self) -> i64 {
+        self.registration.clock.now()
+    }
+
+    /// Checks an administrator token and its scope; records every refusal.
+    pub fn authenticate(
+        &self,
+        token: PresentedToken,
+        needed: AdminScope,
+        context: &RequestContext,
+    ) -> Result<Administrator, RegistrationError> {
+        let now = self.now();
+        let record = |actor: &str, reason: &str| {
+            self.registration.audit.record(
+                AuditEvent::new(now, AuditAction::AdminDenied, actor, context)
+                    .refused(&format!("{reason} (needs {needed})")),
+            )
+        };
+        let invalid = |reason: &str| -> RegistrationError {
+            match record("anonymous", reason) {
+                Ok(()) => RegistrationError::InvalidToken(ADMIN_INVALID_TOKEN_MESSAGE.into()),
+                Err(e) => e.into(),
+            }
+        };
+        let presented = match token {
+            PresentedToken::Missing => {
+                record("anonymous", "no token")?;
+                return Err(RegistrationError::MissingToken(
+                    ADMIN_MISSING_TOKEN_MESSAGE.into(),
+                ));
+            }
+            PresentedToken::Malformed(reason) => return Err(invalid(reason)),
+            PresentedToken::Bearer(t) => t,
+        };
+        let digest = TokenDigest::of(presented.expose_secret());
+        let Some(found) = self.tokens.find_admin_token(&digest)? else {
+            return Err(invalid("unknown token"));
+        };
+        if !found.digest.ct_eq(&digest) {
+            return Err(invalid("unknown token"));
+        }
+        if found.revoked_at.is_some() {
+            return Err(invalid(&format!("revoked token {}", found.name)));
+        }
+        if found.expires_at.is_some_and(|at| at <= now) {
+            return Err(invalid(&format!("expired token {}", found.name)));
+        }
+        let admin = Administrator {
+            name: found.name,
+            scopes: found.scopes,
+        };
+        if !admin.scopes.allows(needed) {
+            record(&admin.actor(), "insufficient scope")?;
+            return Err(RegistrationError::InsufficientScope {
+                scope: needed.as_str(),
+                message: format!(
+                    "this operation needs the {needed} scope (or client:admin); the token has {}",
+                    admin.scopes
+                ),
+            });
+        }
+        Ok(admin)
+    }
+
+    /// A page of clients, searched and ordered as `params` ask. Needs `client:read`.
+    pub fn list_clients(
+        &self,
+        token: PresentedToken,
+        params: &ClientListParams,
+        context: &RequestContext,
+    ) -> Result<(ClientQuery, ClientPage), RegistrationError> {
+        self.authenticate(token, AdminScope::ClientRead, context)?;
+        let query = ClientQuery::parse(params, &self.policy)?;
+        let page = self.directory.search(&query)?;
+        Ok((query, page))
+    }
+
+    /// One client, with when it was last used. Needs `client:read`.
+    pub fn get_client(
+        &self,
+        token: PresentedToken,
+        client_id: &str,
+        context: &RequestContext,
+    ) -> Result<ClientDetails, RegistrationError> {
+        self.authenticate(token, AdminScope::ClientRead, context)?;
+        let client = self.existing(client_id)?;
+        let last_used_at = self.directory.last_used(client_id)?;
+        Ok(ClientDetails {
+            client,
+            last_used_at,
+        })
+    }
+
+    /// Creates a client under the administrator policy. The body is RFC 7591 metadata, plus an
+    /// optional `client_id` to use instead of a generated one and optional `settings`. The secret
+    /// (for confidential clients) and a registration access token are returned once. Needs
+    /// `client:create`.
+    pub fn create_client(
+        &self,
+        token: PresentedToken,
+        request: Result<&Map<String, Value>, RegistrationError>,
+        context: &RequestContext,
+    ) -> Result<RegisteredClient, RegistrationError> {
+        let admin = self.authenticate(token, AdminScope::ClientCreate, context)?;
+        let request = request?;
+        refuse_server_set(request)?;
+        let chosen = match request.get("client_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => {
+                validate_client_id(id)?;
+                Some(id.as_str())
+            }
+            Some(other) => {
+                return Err(RegistrationError::InvalidClientMetadata(format!(
+                    "client_id: expected a string, got {}",
+                    json_type(other)
+                )))
+            }
+        };
+        let settings = parse_settings(request)?.unwrap_or_default();
+        let now = self.now();
+        let metadata = ClientMetadata::from_request_at(request, &self.policy.registration, now)?;
+        self.registration
+            .create(
+                metadata,
+                super::service::NewClient {
+                    origin: ClientOrigin::Admin,
+                    action: AuditAction::ClientCreated,
+                    actor: &admin.actor(),
+                    chosen_id: chosen,
+                    settings,
+                },
+                now,
+                context,
+            )
+            .map_err(|e| match (chosen, e) {
+                (Some(id), RegistrationError::Storage(RepositoryError::Conflict(_))) => {
+                    RegistrationError::Conflict(format!(
+                        "client_id: {:?} is taken (by an existing client, or by a deleted one: ids are never reused)",
+                        id
+                    ))
+                }
+                (_, e) => e,
+            })
+    }
+
+    /// Replaces a client's metadata under the administrator policy (full replacement, as RFC 7592
+    /// §2.2 defines it). `client_id`, if sent, must equal the one in the URL; `settings`, if sent,
+    /// replaces the settings (omitted members take their defaults), otherwise they are kept.
+    /// Becoming confidential issues a secret (returned once); becoming public drops it. Needs
+    /// `client:update`.
+    pub fn replace_client(
+        &self,
+        token: PresentedToken,
+        client_id: &str,
+        request: Result<&Map<String, Value>, RegistrationError>,
+        context: &RequestContext,
+    ) -> Result<ReplacedClient, RegistrationError> {
+        let admin = self.authenticate(token, AdminScope::ClientUpdate, context)?;
+        let request = request?;
+        refuse_server_set(request)?;
+        match request.get("client_id") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(id)) if id == client_id => {}
+            Some(Value::String(_)) => {
+                return Err(RegistrationError::InvalidRequest(
+                    "client_id: must equal the client id in the URL (a client id cannot be changed)"
+                        .into(),
+                ))
+            }
+            Some(other) => {
+                return Err(RegistrationError::InvalidRequest(format!(
+                    "client_id: expected a string, got {}",
+                    json_type(other)
+                )))
+            }
+        }
+        let settings = parse_settings(request)?;
+        let now = self.now();
+        let metadata = ClientMetadata::from_request_at(request, &self.policy.registration, now)?;
+        for _ in 0..STALE_RETRIES {
+            let current = self.existing(client_id)?;
+            let (secret_hash, secret_expires_at, issued, previous_secret) =
+                match (metadata.is_confidential(), &current.secret_hash) {
+                    (true, Some(hash)) => (
+                        Some(hash.clone()),
+                        current.secret_expires_at,
+                        None,
+                        current.previous_secret.clone(),
+                    ),
+                    (true, None) => {
+                        let secret = self.registration.credentials.client_secret()?;
+                        (
+                            Some(secret.hash),
+                            self.registration.secret_expiry(true, now),
+                            Some(secret.plaintext),
+                            None,
+                        )
+                    }
+                    (false, _) => (None, 0, None, None),
+                };
+            let mut changed = changed_members(&current.metadata, &metadata);
+            let settings = settings.unwrap_or(current.settings);
+            if settings != current.settings {
+                changed.insert("settings".into());
+            }
+            let mut detail = if changed.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                format!("changed: {}", changed.into_iter().collect::<Vec<_>>().join(", "))
+            };
+            if issued.is_some() {
+                detail.push_str("; client secret issued");
+            }
+            let updated = Client {
+                metadata: metadata.clone(),
+                secret_hash,
+                secret_expires_at,
+                previous_secret,
+                settings,
+                updated_at: now,
+                ..current
+            };
+            let event = AuditEvent::new(now, AuditAction::ClientUpdated, &admin.actor(), context)
+                .client(client_id)
+                .detail(detail);
+            match self.registration.repo.update(&updated, None, None, &event) {
+                Ok(()) => {
+                    return Ok(ReplacedClient {
+                        client: Client {
+                            revision: updated.revision + 1,
+                            ..updated
+                        },
+                        client_secret: issued,
+                    })
+                }
+                Err(RepositoryError::Stale(_)) => continue,
+                Err(e) => return Err(self.not_found_or(e, client_id)),
+            }
+        }
+        Err(busy(client_id))
+    }
+
+    /// Deletes a client: its id, secret and tokens die, and the id is never issued again. Needs
+    /// `client:delete`.
+    pub fn delete_client(
+        &self,
+        token: PresentedToken,
+        client_id: &str,
+        context: &RequestContext,
+    ) -> Result<(), RegistrationError> {
+        let admin = self.authenticate(token, AdminScope::ClientDelete, context)?;
+        let event = AuditEvent::new(self.now(), AuditAction::ClientDeleted, &admin.actor(), context)
+            .client(client_id);
+        self.registration
+            .repo
+            .delete(client_id, None, &event)
+            .map_err(|e| self.not_found_or(e, client_id))
+    }
+
+    /// Issues a new client secret. With a grace period (seconds, up to the policy's maximum) the
+    /// old secret keeps verifying until it ends; without one it stops at once. Needs
+    /// `client:update`.
+    pub fn rotate_secret(
+        &self,
+        token: PresentedToken,
+        client_id: &str,
+        request: Result<&Map<String, Value>, RegistrationError>,
+        context: &RequestContext,
+    ) -> Result<RotatedSecret, RegistrationError> {
+        let admin = self.authenticate(token, AdminScope::ClientUpdate, context)?;
+        let request = request?;
+        if let Some(unknown) = request.keys().find(|k| *k != "grace_period_secs") {
+            return Err(RegistrationError::InvalidRequest(format!(
+                "{}: unknown member; the only member accepted is grace_period_secs",
+                truncate(unknown, 64)
+            )));
+        }
+        let max = self.policy.max_secret_grace_period_secs;
+        let grace = match request.get("grace_period_secs") {
+            None | Some(Value::Null) => 0,
+            Some(v) => match v.as_u64() {
+                Some(n) if n <= max => n,
+                _ => {
+                    return Err(RegistrationError::InvalidRequest(format!(
+                        "grace_period_secs: expected a whole number of seconds from 0 to {max}"
+                    )))
+                }
+            },
+        };
+        let now = self.now();
+        for _ in 0..STALE_RETRIES {
+            let current = self.existing(client_id)?;
+            let Some(old_hash) = current.secret_hash.clone() else {
+                return Err(RegistrationError::InvalidRequest(format!(
+                    "client {:?} is a public client (token_endpoint_auth_method \"none\") and has no secret to rotate",
+                    truncate(client_id, 64)
+                )));
+            };
+            let secret = self.registration.credentials.client_secret()?;
+            let expires = self.registration.secret_expiry(true, now);
+            let previous = (grace > 0).then(|| PreviousSecret {
+                hash: old_hash,
+                valid_until: now.saturating_add(i64::try_from(grace).unwrap_or(i64::MAX)),
+            });
+            let detail = match &previous {
+                Some(p) => format!("old secret verifies until {}", p.valid_until),
+                None => "old secret stopped verifying at once".to_owned(),
+            };
+            let event = AuditEvent::new(now, AuditAction::SecretRotated, &admin.actor(), context)
+                .client(client_id)
+                .detail(detail);
+            match self.directory.rotate_secret(
+                client_id,
+                current.revision,
+                &secret.hash,
+                expires,
+                previous.as_ref(),
+                &event,
+            ) {
+                Ok(()) => {
+                    return Ok(RotatedSecret {
+                        client: Client {
+                            secret_hash: Some(secret.hash),
+                            secret_expires_at: expires,
+                            previous_secret: previous,
+                            updated_at: now,
+                            revision: current.revision + 1,
+                            ..current
+                        },
+                        client_secret: secret.plaintext,
+                    })
+                }
+                Err(RepositoryError::Stale(_)) => continue,
+                Err(e) => return Err(self.not_found_or(e, client_id)),
+            }
+        }
+        Err(busy(client_id))
+    }
+
+    /// Issues a new registration access token and revokes every other one of the client. Needs
+    /// `client:update`.
+    pub fn reissue_token(
+        &self,
+        token: PresentedToken,
+        client_id: &str,
+        context: &RequestContext,
+    ) -> Result<ReissuedToken, RegistrationError> {
+        let admin = self.authenticate(token, AdminScope::ClientUpdate, context)?;
+        let now = self.now();
+        let fresh = self.registration.credentials.registration_access_token()?;
+        let record = self.registration.token_record(&fresh, client_id, now);
+        let event = AuditEvent::new(now, AuditAction::TokenReissued, &admin.actor(), context)
+            .client(client_id)
+            .detail("every other registration access token revoked");
+        self.directory
+            .reissue_token(&record, &event)
+            .map_err(|e| self.not_found_or(e, client_id))?;
+        Ok(ReissuedToken {
+            client_id: client_id.to_owned(),
+            registration_access_token: fresh.plaintext,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// Locks (`true`) or unlocks a client's self-management: a locked client gets 403 on its own
+    /// `PUT` and `DELETE`. Needs `client:update`.
+    pub fn set_locked(
+        &self,
+        token: PresentedToken,
+        client_id: &str,
+        locked: bool,
+        context: &RequestContext,
+    ) -> Result<ClientDetails, RegistrationError> {
+        let admin = self.authenticate(token, AdminScope::ClientUpdate, context)?;
+        let action = if locked {
+            AuditAction::ClientLocked
+        } else {
+            AuditAction::ClientUnlocked
+        };
+        let event = AuditEvent::new(self.now(), action, &admin.actor(), context).client(client_id);
+        self.registration
+            .repo
+            .set_locked(client_id, locked, &event)
+            .map_err(|e| self.not_found_or(e, client_id))?;
+        let client = self.existing(client_id)?;
+        let last_used_at = self.directory.last_used(client_id)?;
+        Ok(ClientDetails {
+            client,
+            last_used_at,
+        })
+    }
+
+    /// A page of the audit trail, newest first. Needs `audit:read`.
+    pub fn audit_events(
+        &self,
+        token: PresentedToken,
+        params: &AuditListParams,
+        context: &RequestContext,
+    ) -> Result<(AuditQuery, AuditPage), RegistrationError> {
+        self.authenticate(token, AdminScope::AuditRead, context)?;
+        let query = AuditQuery::parse(params, &self.policy)?;
+        let page = self.directory.audit_events(&query)?;
+        Ok((query, page))
+    }
+
+    /// Creates an administrator token (from the command line, recorded as actor `cli`).
+    /// `lifetime_secs` of `None` never expires.
+    pub fn create_admin_token(
+        &self,
+        name: &str,
+        scopes: AdminScopes,
+        lifetime_secs: Option<u64>,
+    ) -> Result<IssuedAdminToken, RegistrationError> {
+        AdminToken::validate_name(name).map_err(RegistrationError::InvalidRequest)?;
+        let now = self.now();
+        let issued = self.registration.credentials.bearer_token(ADMIN_TOKEN_PREFIX)?;
+        let token = AdminToken {
+            name: name.to_owned(),
+            digest: issued.digest,
+            scopes,
+            created_at: now,
+            expires_at: lifetime_secs
+                .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
+            revoked_at: None,
+        };
+        let event = AuditEvent::new(now, AuditAction::AdminTokenCreated, "cli", &RequestContext::default())
+            .detail(format!("admin token {name} with scopes {}", token.scopes));
+        self.tokens
+            .create_admin_token(&token, &event)
+            .map_err(|e| match e {
+                RepositoryError::Conflict(_) => RegistrationError::Conflict(format!(
+                    "an administrator token named {name:?} exists (or existed); names are never reused"
+                )),
+                e => e.into(),
+            })?;
+        Ok(IssuedAdminToken {
+            token,
+            plaintext: issued.plaintext,
+        })
+    }
+
+    /// Every administrator token, revoked ones included (digests only).
+    pub fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, RegistrationError> {
+        Ok(self.tokens.list_admin_tokens()?)
+    }
+
+    /// Revokes the administrator token named `name` (from the command line).
+    pub fn revoke_admin_token(&self, name: &str) -> Result<(), RegistrationError> {
+        let event = AuditEvent::new(
+            self.now(),
+            AuditAction::AdminTokenRevoked,
+            "cli",
+            &RequestContext::default(),
+        )
+        .detail(format!("admin token {}", truncate(name, 64)));
+        self.tokens
+            .revoke_admin_token(name, &event)
+            .map_err(|e| match e {
+                RepositoryError::NotFound(_) => RegistrationError::NotFound(format!(
+                    "no administrator token is named {:?}",
+                    truncate(name, 64)
+                )),
+                e => e.into(),
+            })
+    }
+
+    fn existing(&self, client_id: &str) -> Result<Client, RegistrationError> {
+        self.registration
+            .repo
+            .find(client_id)?
+            .ok_or_else(|| not_found(client_id))
+    }
+
+    fn not_found_or(&self, e: RepositoryError, client_id: &str) -> RegistrationError {
+        match e {
+            RepositoryError::NotFound(_) => not_found(client_id),
+            RepositoryError::Stale(_) => busy(client_id),
+            e => e.into(),
+        }
+    }
+}
+
+fn not_found(client_id: &str) -> RegistrationError {
+    RegistrationError::NotFound(format!(
+        "no client has the client_id {:?}",
+        truncate(client_id, 128)
+    ))
+}
+
+fn busy(client_id: &str) -> RegistrationError {
+    RegistrationError::Conflict(format!(
+        "client {:?} kept changing while this request was applied; nothing was written, retry",
+        truncate(client_id, 128)
+    ))
+}
+
+fn invalid(msg: impl Into<String>) -> RegistrationError {
+    RegistrationError::InvalidRequest(msg.into())
+}
+
+fn refuse_server_set(request: &Map<String, Value>) -> Result<(), RegistrationError> {
+    if let Some(member) = SERVER_SET_MEMBERS.iter().find(|m| request.contains_key(**m)) {
+        let hint = if *member == "client_secret" {
+            "secrets are generated by the server and rotated with POST /admin/clients/{client_id}/secret"
+        } else {
+            "the server sets it"
+        };
+        return Err(RegistrationError::InvalidRequest(format!(
+            "{member}: must not be sent; {hint}"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_settings(request: &Map<String, Value>) -> Result<Option<ClientSettings>, RegistrationError> {
+    match request.get("settings") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => ClientSettings::from_request(v).map(Some),
+    }
+}
+
+/// Checks a client id an administrator chose: 1 to 128 of the URL-safe characters
+/// `A–Z a–z 0–9 - . _ ~`, so it can stand in a URL path unencoded.
+pub fn validate_client_id(id: &str) -> Result<(), RegistrationError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_CHOSEN_CLIENT_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        && id != "."
+        && id != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistrationError::InvalidClientMetadata(format!(
+            "client_id: {:?} is not accepted; use 1 to {MAX_CHOSEN_CLIENT_ID_CHARS} of the characters A-Z a-z 0-9 - . _ ~ (no spaces, no other characters)",
+            truncate(id, 80)
+        )))
+    }
+}
+
+fn parse_paging(
+    page: Option<&str>,
+    per_page: Option<&str>,
+    policy: &AdminPolicy,
+) -> Result<(u64, u64), RegistrationError> {
+    let number = |name: &str, value: Option<&str>, default: u64, max: u64| match value {
+        None | Some("") => Ok(default),
+        Some(v) => match parse_decimal(v) {
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(n) if n > max => Err(invalid(format!(
+                "{name}: {n} is above the limit of {max}; use a whole number from 1 to {max}"
+            ))),
+            _ => Err(invalid(format!(
+                "{name}: {:?} is not accepted; use a whole number from 1 to {max}",
+                truncate(v, 40)
+            ))),
+        },
+    };
+    let page = number("page", page, 1, MAX_PAGE)?;
+    let per_page = number(
+        "per_page",
+        per_page,
+        policy.default_per_page,
+        policy.max_per_page,
+    )?;
+    Ok((page, per_page))
+}
+
+/// Digits only (no sign, no spaces, no fraction), at most 19 of them.
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Unix seconds, or an RFC 3339 date-time.
+fn parse_time(name: &str, s: &str) -> Result<i64, RegistrationError> {
+    let fail = || {
+        invalid(format!(
+            "{name}: {:?} is not accepted; use Unix seconds (1700000000) or an RFC 3339 date-time (2026-11-23T12:00:00Z)",
+            truncate(s, 40)
+        ))
+    };
+    if let Some(rest) = s.strip_prefix('-') {
+        return parse_decimal(rest)
+            .and_then(|n| i64::try_from(n).ok())
+            .map(|n| -n)
+            .ok_or_else(fail);
+    }
+    if let Some(n) = parse_decimal(s) {
+        return i64::try_from(n).map_err(|_| fail());
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| fail())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> AdminPolicy {
+        AdminPolicy::from_registration(&RegistrationPolicy::default())
+    }
+
+    fn params(q: Option<&str>, page: Option<&str>, per_page: Option<&str>, sort: Option<&str>) -> ClientListParams {
+        ClientListParams {
+            q: q.map(Into::into),
+            page: page.map(Into::into),
+            per_page: per_page.map(Into::into),
+            sort: sort.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn listing_defaults_are_page_one_newest_first() {
+        let q = ClientQuery::parse(&ClientListParams::default(), &policy()).expect("ok");
+        assert_eq!(q.page, 1);
+        assert_eq!(q.per_page, 20);
+        assert_eq!(q.sort, ClientSort::NewestFirst);
+        assert_eq!(q.search, None);
+        assert_eq!(q.offset(), 0);
+    }
+
+    #[test]
+    fn bad_page_numbers_are_refused_by_name() {
+        for bad in ["0", "-1", "abc", "1.5", " 1", "+1", "99999999999999999999", "1000001"] {
+            let err = ClientQuery::parse(&params(None, Some(bad), None, None), &policy())
+                .expect_err(bad);
+            assert!(err.to_string().starts_with("page: "), "{bad}: {err}");
+        }
+        let err = ClientQuery::parse(&params(None, None, Some("101"), None), &policy())
+            .expect_err("above cap");
+        assert_eq!(
+            err.to_string(),
+            "per_page: 101 is above the limit of 100; use a whole number from 1 to 100"
+        );
+        let q = ClientQuery::parse(&params(None, Some("10000"), Some("50"), None), &policy())
+            .expect("ok");
+        assert_eq!(q.offset(), 499_950);
+    }
+
+    #[test]
+    fn search_terms_are_case_folded_and_checked() {
+        let q = ClientQuery::parse(&params(Some("  ÉCOLE Σοφία "), None, None, None), &policy())
+            .expect("ok");
+        assert_eq!(q.search.as_deref(), Some("école σοφία"));
+        let long = "a".repeat(MAX_SEARCH_CHARS + 1);
+        assert!(ClientQuery::parse(&params(Some(&long), None, None, None), &policy())
+            .expect_err("long")
+            .to_string()
+            .starts_with("q: at most"));
+        assert!(ClientQuery::parse(&params(Some("a\0b"), None, None, None), &policy())
+            .expect_err("nul")
+            .to_string()
+            .contains("control characters"));
+        let q = ClientQuery::parse(&params(Some("50%_off\\'\""), None, None, None), &policy())
+            .expect("wildcards are just characters");
+        assert_eq!(q.search.as_deref(), Some("50%_off\\'\""));
+    }
+
+    #[test]
+    fn unknown_sort_keys_list_the_accepted_ones() {
+        let err = ClientQuery::parse(&params(None, None, None, Some("name; DROP")), &policy())
+            .expect_err("bad sort");
+        assert!(
+            err.to_string()
+                .ends_with("use one of -issued_at, issued_at, client_id, -client_id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn audit_times_accept_unix_seconds_and_rfc3339() {
+        let p = AuditListParams {
+            since: Some("1700000000".into()),
+            until: Some("2026-11-23T12:00:00Z".into()),
+            action: Some("client.updated".into()),
+            ..Default::default()
+        };
+        let q = AuditQuery::parse(&p, &policy()).expect("ok");
+        assert_eq!(q.since, Some(1_700_000_000));
+        assert_eq!(q.until, Some(1_795_435_200));
+        assert_eq!(q.action, Some(AuditAction::ClientUpdated));
+        let bad = AuditListParams {
+            since: Some("yesterday".into()),
+            ..Default::default()
+        };
+        assert!(AuditQuery::parse(&bad, &policy())
+            .expect_err("bad time")
+            .to_string()
+            .starts_with("since: "));
+        let backwards = AuditListParams {
+            since: Some("20".into()),
+            until: Some("10".into()),
+            ..Default::default()
+        };
+        assert!(AuditQuery::parse(&backwards, &policy()).is_err());
+        let action = AuditListParams {
+            action: Some("client.hacked".into()),
+            ..Default::default()
+        };
+        assert!(AuditQuery::parse(&action, &policy())
+            .expect_err("bad action")
+            .to_string()
+            .contains("client.registered"));
+    }
+
+    #[test]
+    fn chosen_client_ids_are_url_safe_ascii() {
+        validate_client_id("billing-service.v2_~x").expect("ok");
+        for bad in ["", "a b", "café", "a/b", "a%20b", "..", &"a".repeat(129), "a\0"] {
+            let err = validate_client_id(bad).expect_err(bad);
+            assert!(err.to_string().starts_with("client_id: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn scopes_parse_and_client_admin_allows_everything() {
+        let s = AdminScopes::parse("client:update  client:read").expect("ok");
+        assert_eq!(s.to_string(), "client:read client:update");
+        assert!(s.allows(AdminScope::ClientUpdate));
+        assert!(!s.allows(AdminScope::AuditRead));
+        let all = AdminScopes::parse("client:admin").expect("ok");
+        assert!(AdminScope::ALL.iter().all(|&x| all.allows(x)));
+        assert!(AdminScopes::parse("").is_err());
+        assert!(AdminScopes::parse("client:read admin").is_err());
+    }
+
+    #[test]
+    fn token_names_are_checked() {
+        AdminToken::validate_name("ops-alice_2").expect("ok");
+        assert!(AdminToken::validate_name("").is_err());
+        assert!(AdminToken::validate_name("a b").is_err());
+        assert!(AdminToken::validate_name(&"a".repeat(65)).is_err());
+    }
+}
