@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use authz_domain::client_registration::{AdminScopes, AdminService};
 use authz_server::settings::{Settings, Sources};
-use authz_server::startup::Application;
+use authz_server::startup::{open_database, Application, Services};
 use authz_server::telemetry;
 use authz_storage::Database;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 
 /// OAuth 2.0 authorization server with Dynamic Client Registration (RFC 7591/7592) for MCP clients.
 #[derive(Debug, Parser)]
@@ -32,6 +34,35 @@ enum Command {
     },
     /// Load and check the configuration, print it (secrets redacted) and exit.
     CheckConfig,
+    /// Manage administrator tokens for the /admin API.
+    AdminToken {
+        #[command(subcommand)]
+        command: AdminTokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminTokenCommand {
+    /// Create a token and print it once on standard output (only its SHA-256 digest is stored).
+    Create {
+        /// A unique name (1-64 of A-Z a-z 0-9 . _ -); audit records name the administrator by it.
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes: client:read client:create client:update client:delete
+        /// audit:read, or client:admin for all of them.
+        #[arg(long)]
+        scope: String,
+        /// Lifetime such as 3600, 90m, 12h or 30d; without it the token never expires.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+    /// List tokens: name, scopes, creation, expiry and state (never the tokens).
+    List,
+    /// Revoke a token by name; it stops working at once.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,7 +107,114 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&settings)?);
             Ok(())
         }
+        Command::AdminToken { command } => {
+            telemetry::init(&settings.logging)?;
+            let database = open_database(&settings)?;
+            let services = Services::build(&settings, &database)?;
+            let result = admin_token(&services.admin, command);
+            services.audit.flush();
+            result
+        }
     }
+}
+
+fn admin_token(admin: &AdminService, command: AdminTokenCommand) -> anyhow::Result<()> {
+    match command {
+        AdminTokenCommand::Create {
+            name,
+            scope,
+            expires_in,
+        } => {
+            let scopes = AdminScopes::parse(&scope).map_err(|e| anyhow::anyhow!("--scope: {e}"))?;
+            let lifetime = expires_in
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--expires-in: {e}"))?;
+            let issued = admin.create_admin_token(&name, scopes, lifetime)?;
+            // The token alone on stdout, so `TOKEN=$(authz-server admin-token create …)` works.
+            println!("{}", issued.plaintext.expose_secret());
+            eprintln!(
+                "created administrator token {:?} with scopes \"{}\", {}; it is shown only now",
+                issued.token.name,
+                issued.token.scopes,
+                issued
+                    .token
+                    .expires_at
+                    .map_or("never expiring".to_owned(), |t| format!(
+                        "expiring {}",
+                        timestamp(t)
+                    ))
+            );
+            Ok(())
+        }
+        AdminTokenCommand::List => {
+            let tokens = admin.list_admin_tokens()?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            println!(
+                "{:<24} {:<20} {:<20} {:<8} SCOPES",
+                "NAME", "CREATED", "EXPIRES", "STATE"
+            );
+            for t in tokens {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else if t.expires_at.is_some_and(|at| at <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<24} {:<20} {:<20} {:<8} {}",
+                    t.name,
+                    timestamp(t.created_at),
+                    t.expires_at.map_or("never".to_owned(), timestamp),
+                    state,
+                    t.scopes
+                );
+            }
+            Ok(())
+        }
+        AdminTokenCommand::Revoke { name } => {
+            admin.revoke_admin_token(&name)?;
+            println!("revoked administrator token {name:?}");
+            Ok(())
+        }
+    }
+}
+
+/// Seconds, or a number with `s`, `m`, `h` or `d`.
+fn parse_duration(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let factor = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit; use s, m, h or d (such as 30d)"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .and_then(|n| n.checked_mul(factor))
+        .ok_or_else(|| format!("{s:?}: expected a positive duration such as 3600, 90m, 12h or 30d"))
+}
+
+fn timestamp(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

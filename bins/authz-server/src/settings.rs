@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use authz_domain::client_registration::{
-    CredentialPolicy, DecodingKey, GrantType, JwtAlgorithm, JwtError, RedirectUriPolicy,
-    RegistrationPolicy, Scope, SoftwareStatementPolicy, TokenEndpointAuthMethod, TrustedIssuer,
+    AdminPolicy, CredentialPolicy, DecodingKey, GrantType, JwtAlgorithm, JwtError,
+    RedirectUriPolicy, RegistrationPolicy, Scope, SoftwareStatementPolicy, TokenEndpointAuthMethod,
+    TrustedIssuer,
 };
 use authz_domain::credentials::{Argon2Settings, MIN_SECRET_BYTES};
 use authz_http::HttpSettings;
@@ -28,6 +29,7 @@ const LIST_KEYS: &[&str] = &[
     "registration.allowed_grant_types",
     "registration.allowed_auth_methods",
     "registration.allowed_scopes",
+    "admin.allowed_grant_types",
 ];
 
 /// The whole configuration.
@@ -43,6 +45,9 @@ pub struct Settings {
     /// `[registration]`.
     #[garde(dive)]
     pub registration: RegistrationSettings,
+    /// `[admin]`.
+    #[garde(dive)]
+    pub admin: AdminSettings,
     /// `[limits]`.
     #[garde(dive)]
     pub limits: LimitSettings,
@@ -191,6 +196,27 @@ pub struct TrustedIssuerSettings {
     #[serde(default, skip_serializing)]
     #[garde(skip)]
     pub hmac_secret: Option<SecretString>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// `false`: `/admin` answers 404.
+    #[garde(skip)]
+    pub enabled: bool,
+    /// Grant types an administrator may give a client.
+    #[garde(length(min = 1), inner(custom(grant_type)))]
+    pub allowed_grant_types: Vec<String>,
+    /// Page size when none is asked for.
+    #[garde(range(min = 1, max = 1000))]
+    pub default_per_page: u64,
+    /// Largest page size.
+    #[garde(range(min = 1, max = 1000))]
+    pub max_per_page: u64,
+    /// Longest grace period of a rotated secret.
+    #[garde(range(max = 31_622_400))]
+    pub max_secret_grace_period_secs: u64,
 }
 
 /// `[limits]`.
@@ -415,6 +441,7 @@ impl Settings {
                     .with_list_parse_key(LIST_KEYS[0])
                     .with_list_parse_key(LIST_KEYS[1])
                     .with_list_parse_key(LIST_KEYS[2])
+                    .with_list_parse_key(LIST_KEYS[3])
                     .try_parsing(true),
             );
         }
@@ -443,6 +470,7 @@ impl Settings {
             &mut r.allowed_grant_types,
             &mut r.allowed_auth_methods,
             &mut r.allowed_scopes,
+            &mut settings.admin.allowed_grant_types,
         ] {
             *list = list
                 .iter()
@@ -467,6 +495,17 @@ impl Settings {
         // Checks across keys, and key material that only parses as a whole.
         if let Err(e) = self.registration_policy() {
             problems.push(e.to_string());
+        }
+        if let Err(e) = self.admin_policy() {
+            if !e.to_string().starts_with("registration.") {
+                problems.push(e.to_string());
+            }
+        }
+        if self.admin.default_per_page > self.admin.max_per_page {
+            problems.push(format!(
+                "admin.default_per_page = {}: must not exceed admin.max_per_page ({})",
+                self.admin.default_per_page, self.admin.max_per_page
+            ));
         }
         if let Err(e) = authz_domain::credentials::SecretHasher::new(self.argon2_settings(), 1) {
             problems.push(format!(
@@ -502,6 +541,7 @@ impl Settings {
     pub fn http_settings(&self) -> HttpSettings {
         let mut http = HttpSettings::new(&self.server.public_base_url);
         http.registration_enabled = self.registration.enabled;
+        http.admin_enabled = self.admin.enabled;
         http.max_body_bytes = self.limits.max_body_bytes;
         if !self.server.service_documentation.is_empty() {
             http.service_documentation = self.server.service_documentation.clone();
@@ -575,6 +615,27 @@ impl Settings {
             ..RegistrationPolicy::default()
         };
         policy.validate().map_err(|e| anyhow!("registration.{e}"))?;
+        Ok(policy)
+    }
+
+    /// The administrator policy: open registration's rules without the MCP profile, with
+    /// `admin.allowed_grant_types` and the paging and grace limits.
+    pub fn admin_policy(&self) -> anyhow::Result<AdminPolicy> {
+        let base = self.registration_policy()?;
+        let mut policy = AdminPolicy::from_registration(&base);
+        policy.registration.allowed_grant_types = self
+            .admin
+            .allowed_grant_types
+            .iter()
+            .filter_map(|g| GrantType::from_wire(g))
+            .collect();
+        policy.default_per_page = self.admin.default_per_page;
+        policy.max_per_page = self.admin.max_per_page;
+        policy.max_secret_grace_period_secs = self.admin.max_secret_grace_period_secs;
+        policy
+            .registration
+            .validate()
+            .map_err(|e| anyhow!("admin.{e}"))?;
         Ok(policy)
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::HttpServer;
 use anyhow::Context as _;
-use authz_domain::client_registration::RegistrationService;
+use authz_domain::client_registration::{AdminService, RegistrationService};
 use authz_domain::clock::SystemClock;
 use authz_domain::credentials::{CredentialIssuer, SecretHasher, SystemRandomSource};
 use authz_http::{build_app, AppState};
@@ -32,6 +32,74 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The use cases over one database: what the server serves and what the admin commands run.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Registration and self-management.
+    pub registration: RegistrationService,
+    /// Administration.
+    pub admin: AdminService,
+    /// The group-commit writer of read and refusal audit records; flush it before exiting.
+    pub audit: Arc<DieselAuditLog>,
+}
+
+impl Services {
+    /// Builds the use cases from `settings` over `database`.
+    pub fn build(settings: &Settings, database: &Database) -> anyhow::Result<Self> {
+        let policy = settings.shared_policy()?;
+        let hasher = SecretHasher::new(settings.argon2_settings(), settings.hash_concurrency())
+            .context("argon2")?;
+        let credentials = CredentialIssuer::new(
+            Arc::new(SystemRandomSource::new()),
+            hasher,
+            policy.credentials.secret_bytes,
+        )?;
+        let audit =
+            Arc::new(DieselAuditLog::start(database.clone()).context("starting the audit writer")?);
+        let repo = Arc::new(DieselClientRepository::new(database.clone()));
+        let registration = RegistrationService::new(
+            repo.clone(),
+            audit.clone(),
+            policy,
+            credentials,
+            Arc::new(SystemClock),
+        );
+        let admin = AdminService::new(
+            registration.clone(),
+            repo.clone(),
+            repo,
+            Arc::new(settings.admin_policy()?),
+        );
+        Ok(Self {
+            registration,
+            admin,
+            audit,
+        })
+    }
+}
+
+/// Opens the database named by the settings, migrating it unless `database.migrate_on_start =
+/// false` (then pending migrations are an error).
+pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
+    let database = Database::connect(&settings.database_options()).with_context(|| {
+        format!(
+            "database.url = {:?}",
+            authz_storage::redact_url(&settings.database.url)
+        )
+    })?;
+    if settings.database.migrate_on_start {
+        let applied = database.migrate().context("applying migrations")?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "migrations applied");
+        }
+    } else if !database.pending_migrations()?.is_empty() {
+        anyhow::bail!(
+            "the database has pending migrations and database.migrate_on_start = false; run `authz-server migrate` first"
+        );
+    }
+    Ok(database)
+}
+
 impl Application {
     /// Opens the database (migrating it unless `database.migrate_on_start = false`) and binds
     /// `server.bind`.
@@ -43,42 +111,15 @@ impl Application {
 
     /// As [`Application::build`], on a listener the caller bound (tests bind port 0).
     pub fn build_with_listener(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        let database = Database::connect(&settings.database_options()).with_context(|| {
-            format!(
-                "database.url = {:?}",
-                authz_storage::redact_url(&settings.database.url)
-            )
-        })?;
-        if settings.database.migrate_on_start {
-            let applied = database.migrate().context("applying migrations")?;
-            if !applied.is_empty() {
-                tracing::info!(?applied, "migrations applied");
-            }
-        } else if !database.pending_migrations()?.is_empty() {
-            anyhow::bail!(
-                "the database has pending migrations and database.migrate_on_start = false; run `authz-server migrate` first"
-            );
-        }
-
-        let policy = settings.shared_policy()?;
-        let hasher = SecretHasher::new(settings.argon2_settings(), settings.hash_concurrency())
-            .context("argon2")?;
-        let credentials = CredentialIssuer::new(
-            Arc::new(SystemRandomSource::new()),
-            hasher,
-            policy.credentials.secret_bytes,
-        )?;
-        let audit =
-            Arc::new(DieselAuditLog::start(database.clone()).context("starting the audit writer")?);
-        let registration = RegistrationService::new(
-            Arc::new(DieselClientRepository::new(database.clone())),
-            audit.clone(),
-            policy,
-            credentials,
-            Arc::new(SystemClock),
-        );
+        let database = open_database(settings)?;
+        let Services {
+            registration,
+            admin,
+            audit,
+        } = Services::build(settings, &database)?;
         let state = AppState {
             registration,
+            admin,
             settings: settings.http_settings(),
         };
 

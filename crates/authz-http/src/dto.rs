@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct ErrorBody {
     /// OAuth error code: `invalid_request`, `invalid_redirect_uri`, `invalid_client_metadata`,
     /// `invalid_software_statement`, `unapproved_software_statement`, `invalid_token`,
-    /// `access_denied`, `not_found`, `server_error` or `temporarily_unavailable`.
+    /// `access_denied`, `insufficient_scope`, `not_found`, `conflict`, `server_error` or
+    /// `temporarily_unavailable`.
     pub error: String,
     /// Human-readable explanation: which field, what is wrong, what is accepted.
     pub error_description: String,
@@ -29,6 +30,9 @@ pub struct ClientRegistrationRequest {
     /// (`com.example.app:/cb`, `cursor://…`). Never `javascript`, `data`, `file`, `vbscript`,
     /// `blob`, `about`. Duplicates are collapsed; each URI is stored exactly as sent.
     pub redirect_uris: Option<Vec<String>>,
+    /// Where the client may ask to be sent after logout (OpenID Connect RP-Initiated Logout), under
+    /// the same rules as `redirect_uris`.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// `authorization_code`, `refresh_token` (and `client_credentials` where the server enables it,
     /// for confidential clients). Must contain both `authorization_code` and `refresh_token` under
     /// the MCP profile; defaults to both. `implicit` and `password` are always refused.
@@ -89,6 +93,9 @@ pub struct RegisteredMetadata {
     /// Registered redirect URIs, exactly as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
+    /// Registered post-logout redirect URIs, exactly as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Registered grant types.
     pub grant_types: Vec<String>,
     /// Registered response types (`["code"]` with `authorization_code`).

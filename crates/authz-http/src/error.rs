@@ -26,10 +26,13 @@ pub const REALM: &str = "authz-server";
     description = "Management endpoints: the registration access token is missing (challenge without an error code), or malformed, unknown, expired, revoked or another client's (`invalid_token`, one answer for all). Carries an RFC 6750 `WWW-Authenticate: Bearer` challenge.",
     schema = "ErrorBody",
     code = 403,
-    description = "Management endpoints, PUT and DELETE: `access_denied`, an administrator locked this client's self-management.",
+    description = "Management endpoints, PUT and DELETE: `access_denied`, an administrator locked this client's self-management. Administration: `insufficient_scope`, the administrator token lacks the scope named in the `WWW-Authenticate` challenge.",
     schema = "ErrorBody",
     code = 404,
-    description = "No such endpoint (also: registration is turned off).",
+    description = "No such endpoint (also: registration or administration is turned off). Administration: `not_found`, no client has that client_id.",
+    schema = "ErrorBody",
+    code = 409,
+    description = "Administration: `conflict`, the chosen client_id is taken (now or by a deleted client), or the client kept changing while the request was applied (retry).",
     schema = "ErrorBody",
     code = 413,
     description = "The body is larger than `limits.max_body_bytes`.",
@@ -91,7 +94,9 @@ impl ResponseError for ApiError {
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-            ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+            ErrorCode::AccessDenied | ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
             _ if matches!(self, Self::PayloadTooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -113,6 +118,12 @@ impl ResponseError for ApiError {
                 "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{}\"",
                 description.replace(['"', '\\'], "'")
             )),
+            // RFC 6750 §3.1: the scope that would have been enough.
+            Self::Registration(RegistrationError::InsufficientScope { scope, .. }) => {
+                Some(format!(
+                    "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
+                ))
+            }
             _ => None,
         };
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {

@@ -53,6 +53,7 @@ impl<T> fmt::Debug for JsonObject<T> {
 fn read_object(
     req: &HttpRequest,
     payload: &mut Payload,
+    allow_empty: bool,
 ) -> impl Future<Output = Result<Result<Map<String, Value>, ApiError>, ApiError>> {
     let limit = req
         .app_data::<web::Data<BodyLimit>>()
@@ -91,6 +92,9 @@ fn read_object(
             }
             body.extend_from_slice(&chunk);
         }
+        if allow_empty && body.is_empty() {
+            return Ok(Ok(Map::new()));
+        }
         if !content_type_ok {
             return Ok(Err(ApiError::InvalidRequest(
                 "Content-Type must be application/json".into(),
@@ -105,7 +109,7 @@ impl<T: 'static> FromRequest for JsonObject<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = read_object(req, payload);
+        let read = read_object(req, payload, false);
         Box::pin(async move {
             Ok(Self {
                 members: read.await??,
@@ -137,7 +141,38 @@ impl<T: 'static> FromRequest for DeferredJsonObject<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = read_object(req, payload);
+        let read = read_object(req, payload, false);
+        Box::pin(async move {
+            Ok(Self {
+                members: read.await?,
+                _doc: PhantomData,
+            })
+        })
+    }
+}
+
+/// Like [`DeferredJsonObject`], but an empty body is an empty object (for optional bodies).
+pub struct OptionalJsonObject<T> {
+    /// The object's members (none for an empty body), or why the body is not an object.
+    pub members: Result<Map<String, Value>, ApiError>,
+    _doc: PhantomData<T>,
+}
+
+impl<T> fmt::Debug for OptionalJsonObject<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.members {
+            Ok(m) => write!(f, "OptionalJsonObject({} members)", m.len()),
+            Err(e) => write!(f, "OptionalJsonObject(error: {e})"),
+        }
+    }
+}
+
+impl<T: 'static> FromRequest for OptionalJsonObject<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let read = read_object(req, payload, true);
         Box::pin(async move {
             Ok(Self {
                 members: read.await?,
@@ -274,6 +309,7 @@ macro_rules! body_schema {
 
 body_schema!(JsonObject);
 body_schema!(DeferredJsonObject);
+body_schema!(OptionalJsonObject);
 
 /// The credentials of a management request: the `Authorization: Bearer` token, read strictly.
 /// Extraction never fails; the domain decides what an absent or malformed token means.
@@ -332,6 +368,37 @@ pub fn presented_token(req: &HttpRequest) -> PresentedToken {
         return PresentedToken::Malformed("not a single b64token");
     }
     PresentedToken::Bearer(SecretString::from(token.to_owned()))
+}
+
+/// The credentials of an administration request: `Authorization: Bearer <administrator token>`,
+/// read as strictly as [`BearerToken`].
+#[derive(paperclip::actix::Apiv2Security)]
+#[openapi(
+    apiKey,
+    alias = "administratorToken",
+    in = "header",
+    name = "Authorization",
+    description = "`Bearer <administrator token>` as printed by `authz-server admin-token create`; its scopes decide what it may do."
+)]
+pub struct AdminBearer(pub PresentedToken);
+
+impl fmt::Debug for AdminBearer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match &self.0 {
+            PresentedToken::Missing => "AdminBearer(missing)",
+            PresentedToken::Malformed(_) => "AdminBearer(malformed)",
+            PresentedToken::Bearer(_) => "AdminBearer([REDACTED])",
+        })
+    }
+}
+
+impl FromRequest for AdminBearer {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self(presented_token(req))))
+    }
 }
 
 impl FromRequest for BearerToken {

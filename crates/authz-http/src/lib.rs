@@ -5,6 +5,7 @@
 //! Handlers parse nothing themselves: they hand raw input to `authz-domain` and run its use cases
 //! on actix's blocking pool, so no async worker ever waits on Argon2 or the database.
 
+pub mod admin;
 pub mod client_registration;
 pub mod discovery;
 pub mod dto;
@@ -18,7 +19,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
-use authz_domain::client_registration::RegistrationService;
+use authz_domain::client_registration::{AdminService, RegistrationService};
 use paperclip::actix::{web, OpenApiExt};
 use paperclip::v2::models::{DefaultApiRaw, Info, Tag};
 use tracing_actix_web::TracingLogger;
@@ -33,6 +34,8 @@ pub struct HttpSettings {
     pub public_base_url: String,
     /// `false`: `/register` does not exist (404) and is not advertised.
     pub registration_enabled: bool,
+    /// `false`: `/admin` does not exist (404).
+    pub admin_enabled: bool,
     /// The largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
     /// `service_documentation` in the metadata.
@@ -46,6 +49,7 @@ impl HttpSettings {
             service_documentation: format!("{}/docs", public_base_url.trim_end_matches('/')),
             public_base_url: public_base_url.to_owned(),
             registration_enabled: true,
+            admin_enabled: true,
             max_body_bytes: 64 * 1024,
         }
     }
@@ -56,6 +60,8 @@ impl HttpSettings {
 pub struct AppState {
     /// The registration use cases.
     pub registration: RegistrationService,
+    /// The administration use cases.
+    pub admin: AdminService,
     /// HTTP settings.
     pub settings: HttpSettings,
 }
@@ -81,6 +87,13 @@ fn spec() -> DefaultApiRaw {
         Tag {
             name: "Client management".into(),
             description: Some("RFC 7592 self-management with the registration access token".into()),
+            external_docs: None,
+        },
+        Tag {
+            name: "Administration".into(),
+            description: Some(
+                "Clients and the audit trail, behind administrator tokens with scopes".into(),
+            ),
             external_docs: None,
         },
         Tag {
@@ -140,6 +153,7 @@ pub fn build_app(
 > {
     let limit = BodyLimit(state.settings.max_body_bytes);
     let registration_enabled = state.settings.registration_enabled;
+    let admin_enabled = state.settings.admin_enabled;
     let state = actix_web::web::Data::new(state);
     let mut app = actix_web::App::new()
         .app_data(state)
@@ -162,6 +176,9 @@ pub fn build_app(
             .route(web::put().to(client_registration::update))
             .route(web::delete().to(client_registration::delete)),
     );
+    if admin_enabled {
+        app = app.configure(admin::configure);
+    }
     app.with_json_spec_v3_at("/openapi.json")
         .build()
         .route("/docs", actix_web::web::get().to(discovery::api_guide))

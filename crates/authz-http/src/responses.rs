@@ -64,3 +64,33 @@ json_responder!(
     /// `200 OK` with a JSON body and `Cache-Control: no-store`.
     Ok, Ok, "200", "OK"
 );
+
+/// `201 Created` with a `Location` header and a JSON body.
+#[derive(Debug)]
+pub struct CreatedAt<T>(pub String, pub T);
+
+impl<T: Serialize> Responder for CreatedAt<T> {
+    type Body = BoxBody;
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, self.0))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(&self.1)
+    }
+}
+
+impl<T: Apiv2Schema> Apiv2Schema for CreatedAt<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema> OperationModifier for CreatedAt<T> {
+    fn update_response(op: &mut DefaultOperationRaw) {
+        document::<T>(op, "201", "Created; `Location` names the new resource");
+    }
+}

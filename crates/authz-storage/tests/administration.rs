@@ -28,8 +28,11 @@ fn client(id: &str, name: &str, issued_at: i64) -> Client {
         "redirect_uris": ["http://127.0.0.1:3000/callback"],
         "token_endpoint_auth_method": "client_secret_basic",
     });
-    let metadata = ClientMetadata::from_request(raw.as_object().expect("object"), &RegistrationPolicy::default())
-        .expect("valid");
+    let metadata = ClientMetadata::from_request(
+        raw.as_object().expect("object"),
+        &RegistrationPolicy::default(),
+    )
+    .expect("valid");
     Client {
         client_id: id.into(),
         metadata,
@@ -46,7 +49,13 @@ fn client(id: &str, name: &str, issued_at: i64) -> Client {
 }
 
 fn event(action: AuditAction, client_id: &str) -> AuditEvent {
-    AuditEvent::new(1_750_000_000, action, "admin:ops", &RequestContext::default()).client(client_id)
+    AuditEvent::new(
+        1_750_000_000,
+        action,
+        "admin:ops",
+        &RequestContext::default(),
+    )
+    .client(client_id)
 }
 
 fn token(client_id: &str, token: &str) -> RegistrationTokenRecord {
@@ -59,8 +68,12 @@ fn token(client_id: &str, token: &str) -> RegistrationTokenRecord {
 }
 
 fn store(repo: &DieselClientRepository, c: &Client) {
-    repo.create(c, &token(&c.client_id, &format!("rat_{}", c.client_id)), &event(AuditAction::ClientCreated, &c.client_id))
-        .expect("created");
+    repo.create(
+        c,
+        &token(&c.client_id, &format!("rat_{}", c.client_id)),
+        &event(AuditAction::ClientCreated, &c.client_id),
+    )
+    .expect("created");
 }
 
 fn policy() -> AdminPolicy {
@@ -82,11 +95,15 @@ fn query(q: Option<&str>, page: u64, per_page: u64, sort: Option<&str>) -> Clien
 
 fn ids(repo: &DieselClientRepository, q: &ClientQuery) -> (Vec<String>, u64) {
     let page = repo.search(q).expect("search");
-    (page.clients.into_iter().map(|c| c.client_id).collect(), page.total)
+    (
+        page.clients.into_iter().map(|c| c.client_id).collect(),
+        page.total,
+    )
 }
 
 fn audit_count(db: &Database) -> i64 {
-    db.read(|c| audit_events::table.count().get_result(c)).expect("count")
+    db.read(|c| audit_events::table.count().get_result(c))
+        .expect("count")
 }
 
 on_both_backends! {

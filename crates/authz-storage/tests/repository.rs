@@ -3,8 +3,8 @@
 
 use authz_domain::client_registration::{
     AuditAction, AuditEvent, AuditLog, Client, ClientMetadata, ClientOrigin, ClientRepository,
-    ClientSettings,
-    RegistrationPolicy, RegistrationTokenRecord, RepositoryError, RequestContext, TokenRotation,
+    ClientSettings, RegistrationPolicy, RegistrationTokenRecord, RepositoryError, RequestContext,
+    TokenRotation,
 };
 use authz_domain::credentials::TokenDigest;
 use authz_storage::client_registration::DieselClientRepository;

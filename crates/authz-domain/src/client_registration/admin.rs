@@ -315,7 +315,10 @@ pub struct ClientQuery {
 
 impl ClientQuery {
     /// Parses the parameters of a listing. Every refusal names the parameter and what is accepted.
-    pub fn parse(params: &ClientListParams, policy: &AdminPolicy) -> Result<Self, RegistrationError> {
+    pub fn parse(
+        params: &ClientListParams,
+        policy: &AdminPolicy,
+    ) -> Result<Self, RegistrationError> {
         let search = match params.q.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(q) => {
@@ -350,7 +353,8 @@ impl ClientQuery {
                     ))
                 })?,
         };
-        let (page, per_page) = parse_paging(params.page.as_deref(), params.per_page.as_deref(), policy)?;
+        let (page, per_page) =
+            parse_paging(params.page.as_deref(), params.per_page.as_deref(), policy)?;
         Ok(Self {
             search,
             page,
@@ -410,7 +414,10 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     /// Parses the parameters of an audit listing.
-    pub fn parse(params: &AuditListParams, policy: &AdminPolicy) -> Result<Self, RegistrationError> {
+    pub fn parse(
+        params: &AuditListParams,
+        policy: &AdminPolicy,
+    ) -> Result<Self, RegistrationError> {
         let client_id = match params.client_id.as_deref() {
             None | Some("") => None,
             Some(id) if id.chars().count() > 256 || id.chars().any(char::is_control) => {
@@ -434,14 +441,23 @@ impl AuditQuery {
                 ))
             })?),
         };
-        let since = params.since.as_deref().map(|s| parse_time("since", s)).transpose()?;
-        let until = params.until.as_deref().map(|s| parse_time("until", s)).transpose()?;
+        let since = params
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s))
+            .transpose()?;
+        let until = params
+            .until
+            .as_deref()
+            .map(|s| parse_time("until", s))
+            .transpose()?;
         if let (Some(since), Some(until)) = (since, until) {
             if since >= until {
                 return Err(invalid("since: must be earlier than until"));
             }
         }
-        let (page, per_page) = parse_paging(params.page.as_deref(), params.per_page.as_deref(), policy)?;
+        let (page, per_page) =
+            parse_paging(params.page.as_deref(), params.per_page.as_deref(), policy)?;
         Ok(Self {
             client_id,
             action,
@@ -736,12 +752,10 @@ impl AdminService {
         match request.get("client_id") {
             None | Some(Value::Null) => {}
             Some(Value::String(id)) if id == client_id => {}
-            Some(Value::String(_)) => {
-                return Err(RegistrationError::InvalidRequest(
-                    "client_id: must equal the client id in the URL (a client id cannot be changed)"
-                        .into(),
-                ))
-            }
+            Some(Value::String(_)) => return Err(RegistrationError::InvalidRequest(
+                "client_id: must equal the client id in the URL (a client id cannot be changed)"
+                    .into(),
+            )),
             Some(other) => {
                 return Err(RegistrationError::InvalidRequest(format!(
                     "client_id: expected a string, got {}",
@@ -781,7 +795,10 @@ impl AdminService {
             let mut detail = if changed.is_empty() {
                 "nothing changed".to_owned()
             } else {
-                format!("changed: {}", changed.into_iter().collect::<Vec<_>>().join(", "))
+                format!(
+                    "changed: {}",
+                    changed.into_iter().collect::<Vec<_>>().join(", ")
+                )
             };
             if issued.is_some() {
                 detail.push_str("; client secret issued");
@@ -824,8 +841,13 @@ impl AdminService {
         context: &RequestContext,
     ) -> Result<(), RegistrationError> {
         let admin = self.authenticate(token, AdminScope::ClientDelete, context)?;
-        let event = AuditEvent::new(self.now(), AuditAction::ClientDeleted, &admin.actor(), context)
-            .client(client_id);
+        let event = AuditEvent::new(
+            self.now(),
+            AuditAction::ClientDeleted,
+            &admin.actor(),
+            context,
+        )
+        .client(client_id);
         self.registration
             .repo
             .delete(client_id, None, &event)
@@ -988,7 +1010,10 @@ impl AdminService {
     ) -> Result<IssuedAdminToken, RegistrationError> {
         AdminToken::validate_name(name).map_err(RegistrationError::InvalidRequest)?;
         let now = self.now();
-        let issued = self.registration.credentials.bearer_token(ADMIN_TOKEN_PREFIX)?;
+        let issued = self
+            .registration
+            .credentials
+            .bearer_token(ADMIN_TOKEN_PREFIX)?;
         let token = AdminToken {
             name: name.to_owned(),
             digest: issued.digest,
@@ -998,8 +1023,13 @@ impl AdminService {
                 .map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))),
             revoked_at: None,
         };
-        let event = AuditEvent::new(now, AuditAction::AdminTokenCreated, "cli", &RequestContext::default())
-            .detail(format!("admin token {name} with scopes {}", token.scopes));
+        let event = AuditEvent::new(
+            now,
+            AuditAction::AdminTokenCreated,
+            "cli",
+            &RequestContext::default(),
+        )
+        .detail(format!("admin token {name} with scopes {}", token.scopes));
         self.tokens
             .create_admin_token(&token, &event)
             .map_err(|e| match e {
@@ -1074,7 +1104,10 @@ fn invalid(msg: impl Into<String>) -> RegistrationError {
 }
 
 fn refuse_server_set(request: &Map<String, Value>) -> Result<(), RegistrationError> {
-    if let Some(member) = SERVER_SET_MEMBERS.iter().find(|m| request.contains_key(**m)) {
+    if let Some(member) = SERVER_SET_MEMBERS
+        .iter()
+        .find(|m| request.contains_key(**m))
+    {
         let hint = if *member == "client_secret" {
             "secrets are generated by the server and rotated with POST /admin/clients/{client_id}/secret"
         } else {
@@ -1087,7 +1120,9 @@ fn refuse_server_set(request: &Map<String, Value>) -> Result<(), RegistrationErr
     Ok(())
 }
 
-fn parse_settings(request: &Map<String, Value>) -> Result<Option<ClientSettings>, RegistrationError> {
+fn parse_settings(
+    request: &Map<String, Value>,
+) -> Result<Option<ClientSettings>, RegistrationError> {
     match request.get("settings") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => ClientSettings::from_request(v).map(Some),
@@ -1180,7 +1215,12 @@ mod tests {
         AdminPolicy::from_registration(&RegistrationPolicy::default())
     }
 
-    fn params(q: Option<&str>, page: Option<&str>, per_page: Option<&str>, sort: Option<&str>) -> ClientListParams {
+    fn params(
+        q: Option<&str>,
+        page: Option<&str>,
+        per_page: Option<&str>,
+        sort: Option<&str>,
+    ) -> ClientListParams {
         ClientListParams {
             q: q.map(Into::into),
             page: page.map(Into::into),
@@ -1201,9 +1241,18 @@ mod tests {
 
     #[test]
     fn bad_page_numbers_are_refused_by_name() {
-        for bad in ["0", "-1", "abc", "1.5", " 1", "+1", "99999999999999999999", "1000001"] {
-            let err = ClientQuery::parse(&params(None, Some(bad), None, None), &policy())
-                .expect_err(bad);
+        for bad in [
+            "0",
+            "-1",
+            "abc",
+            "1.5",
+            " 1",
+            "+1",
+            "99999999999999999999",
+            "1000001",
+        ] {
+            let err =
+                ClientQuery::parse(&params(None, Some(bad), None, None), &policy()).expect_err(bad);
             assert!(err.to_string().starts_with("page: "), "{bad}: {err}");
         }
         let err = ClientQuery::parse(&params(None, None, Some("101"), None), &policy())
@@ -1223,14 +1272,18 @@ mod tests {
             .expect("ok");
         assert_eq!(q.search.as_deref(), Some("école σοφία"));
         let long = "a".repeat(MAX_SEARCH_CHARS + 1);
-        assert!(ClientQuery::parse(&params(Some(&long), None, None, None), &policy())
-            .expect_err("long")
-            .to_string()
-            .starts_with("q: at most"));
-        assert!(ClientQuery::parse(&params(Some("a\0b"), None, None, None), &policy())
-            .expect_err("nul")
-            .to_string()
-            .contains("control characters"));
+        assert!(
+            ClientQuery::parse(&params(Some(&long), None, None, None), &policy())
+                .expect_err("long")
+                .to_string()
+                .starts_with("q: at most")
+        );
+        assert!(
+            ClientQuery::parse(&params(Some("a\0b"), None, None, None), &policy())
+                .expect_err("nul")
+                .to_string()
+                .contains("control characters")
+        );
         let q = ClientQuery::parse(&params(Some("50%_off\\'\""), None, None, None), &policy())
             .expect("wildcards are just characters");
         assert_eq!(q.search.as_deref(), Some("50%_off\\'\""));
@@ -1286,7 +1339,16 @@ mod tests {
     #[test]
     fn chosen_client_ids_are_url_safe_ascii() {
         validate_client_id("billing-service.v2_~x").expect("ok");
-        for bad in ["", "a b", "café", "a/b", "a%20b", "..", &"a".repeat(129), "a\0"] {
+        for bad in [
+            "",
+            "a b",
+            "café",
+            "a/b",
+            "a%20b",
+            "..",
+            &"a".repeat(129),
+            "a\0",
+        ] {
             let err = validate_client_id(bad).expect_err(bad);
             assert!(err.to_string().starts_with("client_id: "), "{err}");
         }

@@ -226,12 +226,10 @@ impl ClientAdministration for InMemoryClientRepository {
             })
             .collect();
         match query.sort {
-            ClientSort::NewestFirst => matches.sort_by(|a, b| {
-                (b.issued_at, &b.client_id).cmp(&(a.issued_at, &a.client_id))
-            }),
-            ClientSort::OldestFirst => matches.sort_by(|a, b| {
-                (a.issued_at, &a.client_id).cmp(&(b.issued_at, &b.client_id))
-            }),
+            ClientSort::NewestFirst => matches
+                .sort_by(|a, b| (b.issued_at, &b.client_id).cmp(&(a.issued_at, &a.client_id))),
+            ClientSort::OldestFirst => matches
+                .sort_by(|a, b| (a.issued_at, &a.client_id).cmp(&(b.issued_at, &b.client_id))),
             ClientSort::ClientIdAsc => matches.sort_by(|a, b| a.client_id.cmp(&b.client_id)),
             ClientSort::ClientIdDesc => matches.sort_by(|a, b| b.client_id.cmp(&a.client_id)),
         }
@@ -255,7 +253,9 @@ impl ClientAdministration for InMemoryClientRepository {
             .audit
             .iter()
             .rev()
-            .find(|e| e.client_id.as_deref() == Some(client_id) && e.actor == "client" && e.succeeded)
+            .find(|e| {
+                e.client_id.as_deref() == Some(client_id) && e.actor == "client" && e.succeeded
+            })
             .map(|e| e.occurred_at))
     }
 
@@ -352,7 +352,10 @@ impl AdminTokenRepository for InMemoryClientRepository {
         Ok(())
     }
 
-    fn find_admin_token(&self, digest: &TokenDigest) -> Result<Option<AdminToken>, RepositoryError> {
+    fn find_admin_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<AdminToken>, RepositoryError> {
         Ok(self
             .state()
             .admin_tokens

@@ -276,7 +276,11 @@ impl ClientMetadata {
         if !self.post_logout_redirect_uris.is_empty() {
             put(
                 "post_logout_redirect_uris",
-                strings(self.post_logout_redirect_uris.iter().map(RedirectUri::as_str)),
+                strings(
+                    self.post_logout_redirect_uris
+                        .iter()
+                        .map(RedirectUri::as_str),
+                ),
             );
         }
         put(

@@ -112,11 +112,15 @@ pub trait ClientAdministration: Send + Sync + Debug {
 /// Storage of administrator tokens (digests only).
 pub trait AdminTokenRepository: Send + Sync + Debug {
     /// Stores a new token. [`RepositoryError::Conflict`] if the name was ever used.
-    fn create_admin_token(&self, token: &AdminToken, audit: &AuditEvent)
-        -> Result<(), RepositoryError>;
+    fn create_admin_token(
+        &self,
+        token: &AdminToken,
+        audit: &AuditEvent,
+    ) -> Result<(), RepositoryError>;
 
     /// The token with this digest (revoked or not).
-    fn find_admin_token(&self, digest: &TokenDigest) -> Result<Option<AdminToken>, RepositoryError>;
+    fn find_admin_token(&self, digest: &TokenDigest)
+        -> Result<Option<AdminToken>, RepositoryError>;
 
     /// Every token, revoked ones included, oldest first.
     fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, RepositoryError>;

@@ -13,7 +13,9 @@ use super::models::{AdminTokenRow, AuditRow, ClientRow, NewTokenRow};
 use super::repository::{gone, insert_audit, missing_or_stale, DieselClientRepository, TxError};
 use crate::database::DbConnection;
 use crate::error::repo_err;
-use crate::schema::{admin_tokens, audit_events, client_counts, clients, registration_access_tokens as tokens};
+use crate::schema::{
+    admin_tokens, audit_events, client_counts, clients, registration_access_tokens as tokens,
+};
 
 type Db = <DbConnection as diesel::Connection>::Backend;
 
@@ -237,7 +239,10 @@ impl AdminTokenRepository for DieselClientRepository {
             .map_err(|e: TxError| e.into())
     }
 
-    fn find_admin_token(&self, digest: &TokenDigest) -> Result<Option<AdminToken>, RepositoryError> {
+    fn find_admin_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<AdminToken>, RepositoryError> {
         let row = self
             .db
             .read(|conn| {
@@ -268,10 +273,7 @@ impl AdminTokenRepository for DieselClientRepository {
     fn revoke_admin_token(&self, name: &str, audit: &AuditEvent) -> Result<(), RepositoryError> {
         self.db
             .write(|conn| {
-                let exists: i64 = admin_tokens::table
-                    .find(name)
-                    .count()
-                    .get_result(conn)?;
+                let exists: i64 = admin_tokens::table.find(name).count().get_result(conn)?;
                 if exists == 0 {
                     return Err(TxError::Refused(RepositoryError::NotFound(format!(
                         "admin token {name}"

@@ -53,8 +53,9 @@ impl<'a> NewClientRow<'a> {
                 None
             } else {
                 Some(
-                    serde_json::to_string(&client.settings)
-                        .map_err(|e| RepositoryError::Other(format!("serialising settings: {e}")))?,
+                    serde_json::to_string(&client.settings).map_err(|e| {
+                        RepositoryError::Other(format!("serialising settings: {e}"))
+                    })?,
                 )
             },
             previous_secret_hash: client.previous_secret.as_ref().map(|p| p.hash.as_str()),
