@@ -763,6 +763,8 @@ impl AdminService {
                 )))
             }
         }
+        // An unknown client is reported before anything about the body.
+        self.existing(client_id)?;
         let settings = parse_settings(request)?;
         let now = self.now();
         let metadata = ClientMetadata::from_request_at(request, &self.policy.registration, now)?;

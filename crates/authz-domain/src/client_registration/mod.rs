@@ -49,6 +49,8 @@ pub use values::{
 pub use jsonwebtoken::{errors::Error as JwtError, Algorithm as JwtAlgorithm, DecodingKey};
 
 #[cfg(test)]
+mod admin_tests;
+#[cfg(test)]
 mod management_tests;
 #[cfg(test)]
 mod tests;
