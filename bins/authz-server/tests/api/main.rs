@@ -1,6 +1,8 @@
 //! HTTP integration tests: a real server on port 0 over a real SQLite file or PostgreSQL database.
 //! Each test named `…::sqlite::x` has a twin `…::postgres::x`.
 
+mod admin;
+mod admin_cli;
 mod cli;
 mod config;
 mod cors;
