@@ -236,13 +236,17 @@ pub struct AdminPolicy {
 
 impl AdminPolicy {
     /// The administrator policy derived from open registration's: the same redirect URI, scope,
-    /// text and credential rules, without the MCP profile, and every grant type allowed
-    /// (`client_credentials` included).
+    /// text and credential rules, without the MCP profile, every grant type allowed
+    /// (`client_credentials` included), and software statements optional (an administrator
+    /// vouches for the client; a statement that is sent is still verified).
     pub fn from_registration(base: &RegistrationPolicy) -> Self {
+        let mut software_statements = base.software_statements.clone();
+        software_statements.required = false;
         Self {
             registration: RegistrationPolicy {
                 mcp_profile: false,
                 allowed_grant_types: GrantType::ALL.to_vec(),
+                software_statements,
                 ..base.clone()
             },
             default_per_page: 20,
@@ -763,7 +767,7 @@ impl AdminService {
                 )))
             }
         }
-        // An unknown client is reported before anything about the body.
+        // An unknown client is reported before the metadata is validated.
         self.existing(client_id)?;
         let settings = parse_settings(request)?;
         let now = self.now();
@@ -1273,6 +1277,9 @@ mod tests {
         let q = ClientQuery::parse(&params(Some("  ÉCOLE Σοφία "), None, None, None), &policy())
             .expect("ok");
         assert_eq!(q.search.as_deref(), Some("école σοφία"));
+        let q =
+            ClientQuery::parse(&params(Some("STRASSE"), None, None, None), &policy()).expect("ok");
+        assert_eq!(q.search, Some(search_key("Straße")), "full case folding");
         let long = "a".repeat(MAX_SEARCH_CHARS + 1);
         assert!(
             ClientQuery::parse(&params(Some(&long), None, None, None), &policy())

@@ -95,10 +95,11 @@ impl Client {
     }
 }
 
-/// The case-insensitive form of search text and search terms: Unicode lower case, so that a
-/// search for "ÉCOLE" finds "école" and "ΣΟΦΙΑ" finds "σοφια" whatever the database's collation.
+/// The case-insensitive form of search text and search terms: Unicode default case folding, so
+/// that "ÉCOLE" finds "école", "ΣΟΦΊΑ" finds "σοφία" and "STRASSE" finds "Straße", whatever the
+/// database's collation.
 pub fn search_key(s: &str) -> String {
-    s.to_lowercase()
+    caseless::default_case_fold_str(s)
 }
 
 /// A client secret replaced by a rotation that still verifies until `valid_until`.

@@ -215,12 +215,19 @@ impl RegistrationService {
     ) -> Result<(), RegistrationError> {
         let now = self.clock.now();
         let action = AuditAction::ClientDeleted;
-        let auth = self.authenticate(client_id, &token, action, context, now)?;
-        self.refuse_if_locked(&auth.client, action, context, now)?;
-        let event = AuditEvent::new(now, action, "client", context).client(client_id);
-        self.repo
-            .delete(client_id, Some(&auth.digest), &event)
-            .map_err(|e| self.lost_race(e, action, client_id, context, now))
+        for _ in 0..STALE_RETRIES {
+            let auth = self.authenticate(client_id, &token, action, context, now)?;
+            self.refuse_if_locked(&auth.client, action, context, now)?;
+            let event = AuditEvent::new(now, action, "client", context).client(client_id);
+            match self.repo.delete(client_id, Some(&auth.digest), &event) {
+                // Locked meanwhile: the next round sees the lock and refuses.
+                Err(RepositoryError::Stale(_)) => continue,
+                other => {
+                    return other.map_err(|e| self.lost_race(e, action, client_id, context, now))
+                }
+            }
+        }
+        Err(kept_changing())
     }
 
     /// Checks the token before anything else; records every refusal.

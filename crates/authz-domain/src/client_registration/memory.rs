@@ -165,6 +165,9 @@ impl ClientRepository for InMemoryClientRepository {
                 "the presented token was revoked".into(),
             ));
         }
+        if presented.is_some() && state.clients.get(client_id).is_some_and(|c| c.is_locked) {
+            return Err(RepositoryError::Stale(client_id.to_owned()));
+        }
         state.clients.remove(client_id);
         state.tokens.retain(|(t, _)| t.client_id != client_id);
         state.audit.push(audit.clone());

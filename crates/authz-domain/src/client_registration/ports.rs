@@ -45,8 +45,9 @@ pub trait ClientRepository: Send + Sync + Debug {
     ) -> Result<(), RepositoryError>;
 
     /// Deletes the client, its tokens and its secret, keeping its id from ever being reissued,
-    /// provided that `presented` (when given) is still an unrevoked token of it.
-    /// [`RepositoryError::NotFound`] if it is already gone.
+    /// provided that `presented` (when given) is still an unrevoked token of it and the client is
+    /// not locked (a self-delete). [`RepositoryError::NotFound`] if it is already gone,
+    /// [`RepositoryError::Stale`] if it was locked since the caller read it.
     fn delete(
         &self,
         client_id: &str,

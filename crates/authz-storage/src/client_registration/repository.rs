@@ -258,6 +258,16 @@ impl ClientRepository for DieselClientRepository {
                             "the presented token was revoked by a concurrent change",
                         ));
                     }
+                    // Locked since the caller checked: let it check again (and refuse).
+                    let locked: bool = clients::table
+                        .find(client_id)
+                        .select(clients::is_locked)
+                        .first(conn)?;
+                    if locked {
+                        return Err(TxError::Refused(RepositoryError::Stale(format!(
+                            "client {client_id} was locked"
+                        ))));
+                    }
                 }
                 diesel::delete(tokens::table.filter(tokens::client_id.eq(client_id)))
                     .execute(conn)?;
