@@ -156,13 +156,7 @@ fn admin_token(admin: &AdminService, command: AdminTokenCommand) -> anyhow::Resu
                 "NAME", "CREATED", "EXPIRES", "STATE"
             );
             for t in tokens {
-                let state = if t.revoked_at.is_some() {
-                    "revoked"
-                } else if t.expires_at.is_some_and(|at| at <= now) {
-                    "expired"
-                } else {
-                    "active"
-                };
+                let state = t.state(now);
                 println!(
                     "{:<24} {:<20} {:<20} {:<8} {}",
                     t.name,

@@ -121,13 +121,17 @@ impl<T: 'static> FromRequest for JsonObject<T> {
 
 /// Like [`JsonObject`], but a malformed body is kept for the handler to report (after it has
 /// checked credentials) instead of failing extraction. Only an oversized body fails at once.
-pub struct DeferredJsonObject<T> {
+/// With `EMPTY_IS_OBJECT`, an empty body reads as an empty object (see [`OptionalJsonObject`]).
+pub struct DeferredJsonObject<T, const EMPTY_IS_OBJECT: bool = false> {
     /// The object's members, or why the body is not one.
     pub members: Result<Map<String, Value>, ApiError>,
     _doc: PhantomData<T>,
 }
 
-impl<T> fmt::Debug for DeferredJsonObject<T> {
+/// A [`DeferredJsonObject`] for optional bodies: an empty body is an empty object.
+pub type OptionalJsonObject<T> = DeferredJsonObject<T, true>;
+
+impl<T, const E: bool> fmt::Debug for DeferredJsonObject<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.members {
             Ok(m) => write!(f, "DeferredJsonObject({} members)", m.len()),
@@ -136,43 +140,14 @@ impl<T> fmt::Debug for DeferredJsonObject<T> {
     }
 }
 
-impl<T: 'static> FromRequest for DeferredJsonObject<T> {
+impl<T: 'static, const EMPTY_IS_OBJECT: bool> FromRequest
+    for DeferredJsonObject<T, EMPTY_IS_OBJECT>
+{
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = read_object(req, payload, false);
-        Box::pin(async move {
-            Ok(Self {
-                members: read.await?,
-                _doc: PhantomData,
-            })
-        })
-    }
-}
-
-/// Like [`DeferredJsonObject`], but an empty body is an empty object (for optional bodies).
-pub struct OptionalJsonObject<T> {
-    /// The object's members (none for an empty body), or why the body is not an object.
-    pub members: Result<Map<String, Value>, ApiError>,
-    _doc: PhantomData<T>,
-}
-
-impl<T> fmt::Debug for OptionalJsonObject<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.members {
-            Ok(m) => write!(f, "OptionalJsonObject({} members)", m.len()),
-            Err(e) => write!(f, "OptionalJsonObject(error: {e})"),
-        }
-    }
-}
-
-impl<T: 'static> FromRequest for OptionalJsonObject<T> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let read = read_object(req, payload, true);
+        let read = read_object(req, payload, EMPTY_IS_OBJECT);
         Box::pin(async move {
             Ok(Self {
                 members: read.await?,
@@ -288,28 +263,35 @@ fn document_body<T: Apiv2Schema>(op: &mut DefaultOperationRaw) {
     }));
 }
 
-macro_rules! body_schema {
-    ($wrapper:ident) => {
-        impl<T: Apiv2Schema> Apiv2Schema for $wrapper<T> {
-            fn name() -> Option<String> {
-                T::name()
-            }
-            fn raw_schema() -> DefaultSchemaRaw {
-                T::raw_schema()
-            }
-        }
-
-        impl<T: Apiv2Schema> OperationModifier for $wrapper<T> {
-            fn update_parameter(op: &mut DefaultOperationRaw) {
-                document_body::<T>(op);
-            }
-        }
-    };
+impl<T: Apiv2Schema> Apiv2Schema for JsonObject<T> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
 }
 
-body_schema!(JsonObject);
-body_schema!(DeferredJsonObject);
-body_schema!(OptionalJsonObject);
+impl<T: Apiv2Schema> OperationModifier for JsonObject<T> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        document_body::<T>(op);
+    }
+}
+
+impl<T: Apiv2Schema, const E: bool> Apiv2Schema for DeferredJsonObject<T, E> {
+    fn name() -> Option<String> {
+        T::name()
+    }
+    fn raw_schema() -> DefaultSchemaRaw {
+        T::raw_schema()
+    }
+}
+
+impl<T: Apiv2Schema, const E: bool> OperationModifier for DeferredJsonObject<T, E> {
+    fn update_parameter(op: &mut DefaultOperationRaw) {
+        document_body::<T>(op);
+    }
+}
 
 /// The credentials of a management request: the `Authorization: Bearer` token, read strictly.
 /// Extraction never fails; the domain decides what an absent or malformed token means.

@@ -16,7 +16,10 @@ use serde_json::{Map, Value};
 use super::audit::{AuditAction, AuditEvent, RequestContext};
 use super::client::{search_key, Client, ClientOrigin, ClientSettings, PreviousSecret};
 use super::error::{RegistrationError, RepositoryError};
-use super::management::{changed_members, PresentedToken};
+use super::management::{
+    change_detail, kept_changing, PresentedToken, SERVER_SET_MEMBERS as SELF_SERVER_SET_MEMBERS,
+    STALE_RETRIES,
+};
 use super::metadata::{json_type, ClientMetadata};
 use super::policy::RegistrationPolicy;
 use super::ports::{AdminTokenRepository, ClientAdministration};
@@ -38,16 +41,6 @@ pub const MAX_PAGE: u64 = 1_000_000;
 pub const MAX_SEARCH_CHARS: usize = 200;
 /// The longest client id an administrator may choose.
 pub const MAX_CHOSEN_CLIENT_ID_CHARS: usize = 128;
-
-/// Members an administrator may not send when creating or replacing a client: the server sets
-/// them. A secret is generated, shown once, and rotated with its own operation.
-const SERVER_SET_MEMBERS: &[&str] = &[
-    "client_secret",
-    "registration_access_token",
-    "registration_client_uri",
-    "client_id_issued_at",
-    "client_secret_expires_at",
-];
 
 /// What an administrator token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -188,6 +181,17 @@ pub struct AdminToken {
 }
 
 impl AdminToken {
+    /// `"revoked"`, `"expired"` or `"active"` at `now`; only an active token authenticates.
+    pub fn state(&self, now: i64) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+
     /// Checks a token name: 1 to 64 of `A–Z a–z 0–9 . _ -`.
     pub fn validate_name(name: &str) -> Result<(), String> {
         if name.is_empty()
@@ -568,9 +572,6 @@ pub struct AdminService {
     policy: Arc<AdminPolicy>,
 }
 
-/// Attempts at a read-modify-write before giving up on a client that keeps changing.
-const STALE_RETRIES: usize = 5;
-
 impl AdminService {
     /// Administration over the same storage, credentials and clock as `registration`.
     pub fn new(
@@ -633,11 +634,9 @@ impl AdminService {
         if !found.digest.ct_eq(&digest) {
             return Err(invalid("unknown token"));
         }
-        if found.revoked_at.is_some() {
-            return Err(invalid(&format!("revoked token {}", found.name)));
-        }
-        if found.expires_at.is_some_and(|at| at <= now) {
-            return Err(invalid(&format!("expired token {}", found.name)));
+        match found.state(now) {
+            "active" => {}
+            state => return Err(invalid(&format!("{state} token {}", found.name))),
         }
         let admin = Administrator {
             name: found.name,
@@ -774,50 +773,14 @@ impl AdminService {
         let metadata = ClientMetadata::from_request_at(request, &self.policy.registration, now)?;
         for _ in 0..STALE_RETRIES {
             let current = self.existing(client_id)?;
-            let (secret_hash, secret_expires_at, issued, previous_secret) =
-                match (metadata.is_confidential(), &current.secret_hash) {
-                    (true, Some(hash)) => (
-                        Some(hash.clone()),
-                        current.secret_expires_at,
-                        None,
-                        current.previous_secret.clone(),
-                    ),
-                    (true, None) => {
-                        let secret = self.registration.credentials.client_secret()?;
-                        (
-                            Some(secret.hash),
-                            self.registration.secret_expiry(true, now),
-                            Some(secret.plaintext),
-                            None,
-                        )
-                    }
-                    (false, _) => (None, 0, None, None),
-                };
-            let mut changed = changed_members(&current.metadata, &metadata);
-            let settings = settings.unwrap_or(current.settings);
-            if settings != current.settings {
+            let (mut updated, issued, mut changed) =
+                self.registration
+                    .replaced(&current, metadata.clone(), now)?;
+            updated.settings = settings.unwrap_or(current.settings);
+            if updated.settings != current.settings {
                 changed.insert("settings".into());
             }
-            let mut detail = if changed.is_empty() {
-                "nothing changed".to_owned()
-            } else {
-                format!(
-                    "changed: {}",
-                    changed.into_iter().collect::<Vec<_>>().join(", ")
-                )
-            };
-            if issued.is_some() {
-                detail.push_str("; client secret issued");
-            }
-            let updated = Client {
-                metadata: metadata.clone(),
-                secret_hash,
-                secret_expires_at,
-                previous_secret,
-                settings,
-                updated_at: now,
-                ..current
-            };
+            let detail = change_detail(changed, issued.is_some());
             let event = AuditEvent::new(now, AuditAction::ClientUpdated, &admin.actor(), context)
                 .client(client_id)
                 .detail(detail);
@@ -835,7 +798,7 @@ impl AdminService {
                 Err(e) => return Err(self.not_found_or(e, client_id)),
             }
         }
-        Err(busy(client_id))
+        Err(kept_changing())
     }
 
     /// Deletes a client: its id, secret and tokens die, and the id is never issued again. Needs
@@ -937,7 +900,7 @@ impl AdminService {
                 Err(e) => return Err(self.not_found_or(e, client_id)),
             }
         }
-        Err(busy(client_id))
+        Err(kept_changing())
     }
 
     /// Issues a new registration access token and revokes every other one of the client. Needs
@@ -1085,7 +1048,7 @@ impl AdminService {
     fn not_found_or(&self, e: RepositoryError, client_id: &str) -> RegistrationError {
         match e {
             RepositoryError::NotFound(_) => not_found(client_id),
-            RepositoryError::Stale(_) => busy(client_id),
+            RepositoryError::Stale(_) => kept_changing(),
             e => e.into(),
         }
     }
@@ -1098,29 +1061,24 @@ fn not_found(client_id: &str) -> RegistrationError {
     ))
 }
 
-fn busy(client_id: &str) -> RegistrationError {
-    RegistrationError::Conflict(format!(
-        "client {:?} kept changing while this request was applied; nothing was written, retry",
-        truncate(client_id, 128)
-    ))
-}
-
 fn invalid(msg: impl Into<String>) -> RegistrationError {
     RegistrationError::InvalidRequest(msg.into())
 }
 
+/// An administrator may not send what the server sets, nor a secret: secrets are generated,
+/// shown once, and rotated with their own operation.
 fn refuse_server_set(request: &Map<String, Value>) -> Result<(), RegistrationError> {
-    if let Some(member) = SERVER_SET_MEMBERS
+    if request.contains_key("client_secret") {
+        return Err(RegistrationError::InvalidRequest(
+            "client_secret: must not be sent; secrets are generated by the server and rotated with POST /admin/clients/{client_id}/secret".into(),
+        ));
+    }
+    if let Some(member) = SELF_SERVER_SET_MEMBERS
         .iter()
         .find(|m| request.contains_key(**m))
     {
-        let hint = if *member == "client_secret" {
-            "secrets are generated by the server and rotated with POST /admin/clients/{client_id}/secret"
-        } else {
-            "the server sets it"
-        };
         return Err(RegistrationError::InvalidRequest(format!(
-            "{member}: must not be sent; {hint}"
+            "{member}: must not be sent; the server sets it"
         )));
     }
     Ok(())

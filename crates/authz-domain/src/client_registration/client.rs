@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::error::RegistrationError;
 use super::metadata::{json_type, ClientMetadata};
+use super::values::truncate;
 use crate::credentials::{SecretHasher, TokenDigest};
 
 /// How a client came to exist.
@@ -190,7 +191,7 @@ impl ClientSettings {
                     Some(n) if (min..=max).contains(&n) => Ok(n),
                     _ => Err(RegistrationError::InvalidClientMetadata(format!(
                         "settings.{name}: expected a whole number of seconds from {min} to {max}, got {}",
-                        short(v)
+                        truncate(&v.to_string(), 40)
                     ))),
                 },
             }
@@ -228,15 +229,6 @@ impl ClientSettings {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         }
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s
     }
 }
 

@@ -25,7 +25,7 @@ pub const MISSING_TOKEN_MESSAGE: &str =
     "this endpoint requires Authorization: Bearer <registration_access_token>";
 
 /// Members a client may not send in an update: the server sets them (RFC 7592 §2.2).
-const SERVER_SET_MEMBERS: &[&str] = &[
+pub(super) const SERVER_SET_MEMBERS: &[&str] = &[
     "registration_access_token",
     "registration_client_uri",
     "client_id_issued_at",
@@ -147,17 +147,7 @@ impl RegistrationService {
         } else {
             None
         };
-        let mut detail = if changed.is_empty() {
-            "nothing changed".to_owned()
-        } else {
-            format!(
-                "changed: {}",
-                changed.into_iter().collect::<Vec<_>>().join(", ")
-            )
-        };
-        if new_secret.is_some() {
-            detail.push_str("; client secret issued");
-        }
+        let mut detail = change_detail(changed, new_secret.is_some());
         if rotation.is_some() {
             detail.push_str("; registration access token rotated");
         }
@@ -378,6 +368,18 @@ impl RegistrationService {
             }
         }
         let metadata = ClientMetadata::from_request_at(request, &self.policy, now)?;
+        self.replaced(current, metadata, now)
+    }
+
+    /// `current` with its metadata replaced by `metadata` at `now`: its secret is kept while it
+    /// stays confidential, issued when it becomes confidential (returned, to show once) and
+    /// dropped when it becomes public. Also returns the names of the members that changed.
+    pub(super) fn replaced(
+        &self,
+        current: &Client,
+        metadata: ClientMetadata,
+        now: i64,
+    ) -> Result<(Client, Option<SecretString>, BTreeSet<String>), RegistrationError> {
         let (secret_hash, secret_expires_at, issued, previous_secret) =
             match (metadata.is_confidential(), &current.secret_hash) {
                 (true, Some(hash)) => (
@@ -454,9 +456,26 @@ impl RegistrationService {
 }
 
 /// Attempts at a read-modify-write before giving up on a client that keeps changing.
-const STALE_RETRIES: usize = 5;
+pub(super) const STALE_RETRIES: usize = 5;
 
-fn kept_changing() -> RegistrationError {
+/// The audit detail of a replacement: the members that changed, and whether a secret was issued.
+pub(super) fn change_detail(changed: BTreeSet<String>, secret_issued: bool) -> String {
+    let mut detail = if changed.is_empty() {
+        "nothing changed".to_owned()
+    } else {
+        format!(
+            "changed: {}",
+            changed.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    if secret_issued {
+        detail.push_str("; client secret issued");
+    }
+    detail
+}
+
+/// A read-modify-write that kept losing to concurrent changes; nothing was written.
+pub(super) fn kept_changing() -> RegistrationError {
     RegistrationError::Conflict(
         "the registration kept changing while this request was applied; nothing was written, retry"
             .into(),
