@@ -75,6 +75,9 @@ pub struct ServerSettings {
     /// HTTP workers; 0 means one per core.
     #[garde(range(max = 256))]
     pub workers: usize,
+    /// Blocking threads per worker (database work and Argon2 hashing).
+    #[garde(range(min = 1, max = 512))]
+    pub blocking_threads: usize,
     /// Grace period for requests in flight at shutdown.
     #[garde(range(max = 3600))]
     pub shutdown_timeout_secs: u64,

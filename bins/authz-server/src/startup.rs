@@ -135,6 +135,22 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        let workers = match settings.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let wanted = workers * settings.server.blocking_threads + 1;
+        if (settings.database.pool_size as usize) < wanted {
+            tracing::warn!(
+                pool_size = settings.database.pool_size,
+                wanted,
+                "database.pool_size is below workers × server.blocking_threads + 1: blocking threads will wait for connections"
+            );
+        }
+        // A few blocking threads per worker, not actix's default of hundreds: on SQLite more
+        // threads only queue for the same cores and the same write lock, and every extra one adds
+        // wake-ups and context switches to each request (docs/performance.md).
+        server = server.worker_max_blocking_threads(settings.server.blocking_threads);
         let server = server.listen(listener)?.run();
         Ok(Self {
             port,

@@ -191,5 +191,5 @@ pub fn build_app(
         )
         .wrap(cors())
         .wrap(from_fn(middleware::json_errors))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<middleware::RootSpans>::new())
 }

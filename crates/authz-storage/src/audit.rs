@@ -25,7 +25,7 @@ use crate::schema::audit_events;
 
 /// The most events written in one transaction.
 const MAX_BATCH: usize = 1024;
-/// Rows per INSERT statement (10 columns each, well under every backend's bind limit).
+/// Rows per INSERT statement on PostgreSQL (10 columns each, well under its bind limit).
 const INSERT_CHUNK: usize = 64;
 /// The most events waiting to be written before callers wait.
 const QUEUE: usize = 16 * 1024;
@@ -120,16 +120,26 @@ fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool) {
         let mut attempt = 0;
         loop {
             let written: Result<(), TxError> = db.write(|conn| {
-                // Multi-row INSERTs: one statement per chunk instead of one per event.
-                for chunk in batch.chunks(INSERT_CHUNK) {
-                    let rows: Vec<NewAuditRow<'_>> =
-                        chunk.iter().map(NewAuditRow::from_event).collect();
-                    let insert = diesel::insert_into(audit_events::table).values(&rows);
-                    // Multi-row INSERT is backend-specific SQL in diesel: run it on the concrete connection.
-                    match conn {
-                        DbConnection::Sqlite(c) => insert.execute(c)?,
-                        DbConnection::Pg(c) => insert.execute(c)?,
-                    };
+                match conn {
+                    // One prepared statement, reused for every row: in process, a row costs a
+                    // step, not a parse, and needs no statement journal.
+                    DbConnection::Sqlite(c) => {
+                        for event in batch {
+                            diesel::insert_into(audit_events::table)
+                                .values(NewAuditRow::from_event(event))
+                                .execute(c)?;
+                        }
+                    }
+                    // Over the network, round trips dominate: multi-row INSERTs.
+                    DbConnection::Pg(c) => {
+                        for chunk in batch.chunks(INSERT_CHUNK) {
+                            let rows: Vec<NewAuditRow<'_>> =
+                                chunk.iter().map(NewAuditRow::from_event).collect();
+                            diesel::insert_into(audit_events::table)
+                                .values(&rows)
+                                .execute(c)?;
+                        }
+                    }
                 }
                 Ok(())
             });

@@ -15,6 +15,23 @@ use crate::error::StorageError;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// Runs one diesel query on the concrete connection inside a [`DbConnection`]:
+/// `native!(conn, |c| query.first::<Row>(c))`.
+///
+/// Through the multi-backend connection diesel re-renders a query's SQL on every call to find its
+/// cached statement; on the concrete connection a query of fixed shape is found by its type alone.
+/// Hot paths use this; it is also how backend-specific SQL (multi-row INSERT) is run. The query
+/// expression is written once and compiled for each backend.
+macro_rules! native {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::database::DbConnection::Sqlite($c) => $body,
+            $crate::database::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use native;
+
 /// One connection to either backend; every query in this crate is written once against it.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {

@@ -8,7 +8,7 @@ use authz_domain::credentials::TokenDigest;
 use diesel::prelude::*;
 
 use super::models::{ClientRow, NewAuditRow, NewClientRow, NewTokenRow, TokenRow};
-use crate::database::{Database, DbConnection};
+use crate::database::{native, Database, DbConnection};
 use crate::error::{diesel_err, repo_err, StorageError};
 use crate::schema::{audit_events, clients, deleted_clients, registration_access_tokens as tokens};
 
@@ -146,12 +146,13 @@ impl ClientRepository for DieselClientRepository {
         let row = self
             .db
             .read(|conn| {
-                tokens::table
+                // The hottest query of all (every RFC 7592 request): run it natively.
+                native!(conn, |c| tokens::table
                     .left_join(clients::table)
                     .filter(tokens::token_digest.eq(digest.as_bytes().as_slice()))
                     .select((TokenRow::as_select(), Option::<ClientRow>::as_select()))
-                    .first::<(TokenRow, Option<ClientRow>)>(conn)
-                    .optional()
+                    .first::<(TokenRow, Option<ClientRow>)>(c)
+                    .optional())
             })
             .map_err(repo_err)?;
         let Some((token, client)) = row else {
