@@ -25,18 +25,23 @@ server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-wrk_run() { # URL [lua] -> "rps p50 p99 non2xx"
-  local out="$work/wrk.txt"
+server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; } # user + system, 1/100 s
+
+wrk_run() { # URL [lua] -> "rps p50 p99 non2xx server-CPU-microseconds-per-request"
+  local out="$work/wrk.txt" before after
+  before=$(server_cpu_ticks)
   if [ -n "${2:-}" ]; then wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$2" "$1" >"$out";
   else wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$1" >"$out"; fi
+  after=$(server_cpu_ticks)
   local non2xx; non2xx=$(awk '/Non-2xx/ {print $5}' "$out")
-  echo "$(awk '/^Requests\/sec/ {print $2}' "$out") $(awk '$1=="50%" {print $2}' "$out") $(awk '$1=="99%" {print $2}' "$out") ${non2xx:-0}"
+  local requests; requests=$(awk '/requests in/ {print $1}' "$out")
+  echo "$(awk '/^Requests\/sec/ {print $2}' "$out") $(awk '$1=="50%" {print $2}' "$out") $(awk '$1=="99%" {print $2}' "$out") ${non2xx:-0} $(( (after - before) * 10000 / requests ))"
 }
 
 echo "machine: $(nproc) cores; wrk -t$THREADS -c$CONNECTIONS -d$DURATION; server workers $WORKERS; backend $backend"
 echo
-echo "| clients | GET /health req/s | GET /register/{id} req/s | p50 | p99 | non-2xx | read / health |"
-echo "|---|---|---|---|---|---|---|"
+echo "| clients | GET /health req/s | GET /register/{id} req/s | p50 | p99 | non-2xx | read / health | server CPU per request, health / read |"
+echo "|---|---|---|---|---|---|---|---|"
 for size in $SIZES; do
   if [ "$backend" = sqlite ]; then
     db="$work/authz-$size.sqlite3"; url="sqlite://$db"; seed_target="$db"
@@ -53,10 +58,10 @@ for size in $SIZES; do
   for _ in $(seq 100); do grep -q listening "$work/stdout" 2>/dev/null && break; sleep 0.1; done
   base=$(grep -o 'http://[0-9.:]*' "$work/stdout" | head -1)
   [ -n "$base" ] || { cat "$work/stderr" >&2; exit 1; }
-  read -r h_rps _ _ _ < <(wrk_run "$base/health")
-  read -r r_rps r_p50 r_p99 r_bad < <(CLIENTS=$size wrk_run "$base" scripts/wrk/read_client.lua)
+  read -r h_rps _ _ _ h_cpu < <(wrk_run "$base/health")
+  read -r r_rps r_p50 r_p99 r_bad r_cpu < <(CLIENTS=$size wrk_run "$base" scripts/wrk/read_client.lua)
   ratio=$(python3 -c "print(round($r_rps / $h_rps, 3))")
-  echo "| $size | $h_rps | $r_rps | $r_p50 | $r_p99 | $r_bad | $ratio |"
+  echo "| $size | $h_rps | $r_rps | $r_p50 | $r_p99 | $r_bad | $ratio | ${h_cpu} µs / ${r_cpu} µs |"
   kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
   [ "$r_bad" -eq 0 ] || { echo "non-2xx responses: every request carried a valid token" >&2; exit 1; }
 done

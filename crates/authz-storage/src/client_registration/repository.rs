@@ -43,9 +43,10 @@ impl From<TxError> for RepositoryError {
 }
 
 pub(crate) fn insert_audit(conn: &mut DbConnection, event: &AuditEvent) -> Result<(), TxError> {
-    diesel::insert_into(audit_events::table)
-        .values(NewAuditRow::from_event(event))
-        .execute(conn)?;
+    let row = NewAuditRow::from_event(event);
+    native!(conn, |c| diesel::insert_into(audit_events::table)
+        .values(&row)
+        .execute(c))?;
     Ok(())
 }
 
@@ -109,19 +110,20 @@ impl ClientRepository for DieselClientRepository {
         let token_row = NewTokenRow::from_record(token);
         self.db
             .write(|conn| {
-                let tombstones: i64 = deleted_clients::table
+                // Every registration runs these: on cached native statements (see `native!`).
+                let tombstones: i64 = native!(&mut *conn, |c| deleted_clients::table
                     .filter(deleted_clients::client_id.eq(&client.client_id))
                     .count()
-                    .get_result(conn)?;
+                    .get_result(c))?;
                 if tombstones > 0 {
                     return Err(revoked("the client id was issued before"));
                 }
-                diesel::insert_into(clients::table)
+                native!(&mut *conn, |c| diesel::insert_into(clients::table)
                     .values(&row)
-                    .execute(conn)?;
-                diesel::insert_into(tokens::table)
+                    .execute(c))?;
+                native!(&mut *conn, |c| diesel::insert_into(tokens::table)
                     .values(&token_row)
-                    .execute(conn)?;
+                    .execute(c))?;
                 insert_audit(conn, audit)
             })
             .map_err(Into::into)
