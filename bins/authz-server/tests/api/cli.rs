@@ -219,3 +219,51 @@ fn sigterm_stops_the_server_gracefully() {
         .expect("count");
     assert_eq!(reads, 1, "the queued read record was written at shutdown");
 }
+
+/// The per-request span keeps tracing-actix-web's fields (route template, request id) whenever
+/// INFO is logged, although it skips building them when INFO is filtered out; the request id
+/// reaches the response either way.
+#[test]
+fn request_spans_carry_route_and_request_id_at_info_and_the_id_header_always() {
+    let db = TestDatabase::sqlite();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for level in ["info", "warn"] {
+        let mut cmd = server_command(&db.url);
+        cmd.env("AUTHZ__LOGGING__LEVEL", level)
+            .env("AUTHZ__LOGGING__FORMAT", "json")
+            .stderr(Stdio::piped());
+        let (mut child, url) = start_server(cmd);
+        let request_id = rt.block_on(async {
+            let http = reqwest::Client::builder().no_proxy().build().expect("client");
+            let res = http
+                .post(format!("{url}/register"))
+                .json(&serde_json::json!({"redirect_uris": ["http://127.0.0.1:9/cb"], "token_endpoint_auth_method": "none"}))
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(res.status().as_u16(), 201);
+            res.headers()["x-request-id"].to_str().expect("ascii").to_owned()
+        });
+        assert_eq!(request_id.len(), 36, "a UUID: {request_id}");
+        child.kill().expect("kill");
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut log)
+            .expect("log");
+        let registered = log.lines().find(|l| l.contains("client registered"));
+        if level == "info" {
+            let line: serde_json::Value =
+                serde_json::from_str(registered.expect("logged at info")).expect("JSON log line");
+            assert_eq!(line["span"]["http.route"], "/register", "{line}");
+            assert_eq!(line["span"]["http.method"], "POST", "{line}");
+            assert_eq!(line["span"]["request_id"], request_id.as_str(), "{line}");
+        } else {
+            assert!(
+                registered.is_none(),
+                "nothing at INFO reaches a warn log: {log}"
+            );
+        }
+    }
+}
