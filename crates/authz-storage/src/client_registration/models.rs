@@ -171,8 +171,8 @@ impl TokenRow {
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]
-// NULL rather than DEFAULT for absent values, so SQLite accepts multi-row INSERTs and the
-// statement text never varies.
+// NULL rather than DEFAULT for absent values: the statement text never varies, so SQLite reuses
+// one prepared statement for every row, and PostgreSQL's multi-row INSERTs stay valid.
 #[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewAuditRow<'a> {
     pub occurred_at: i64,
