@@ -5,7 +5,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run test check fmt fmt-check lint purity bench loadtest loadtest-admin migrate doc
+.PHONY: help deps run test check fmt fmt-check lint purity bench loadtest loadtest-read loadtest-admin migrate doc
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ bench: deps ## Criterion benchmarks of the domain (parse + validate a registrati
 
 loadtest: deps ## wrk load test of POST /register over HTTP on SQLite (needs wrk)
 	scripts/loadtest.sh
+
+loadtest-read: deps ## GET /register/{id} at 10k and 1M clients beside GET /health, SQLite then PostgreSQL (needs wrk)
+	scripts/loadtest-read.sh sqlite
+	scripts/loadtest-read.sh postgres
 
 loadtest-admin: deps ## latency of GET /admin/clients pages and searches at 1M clients, SQLite then PostgreSQL (needs wrk)
 	scripts/loadtest-admin.sh sqlite
