@@ -561,6 +561,14 @@ impl Settings {
         }
     }
 
+    /// HTTP workers: `server.workers`, or one per core.
+    pub fn worker_count(&self) -> usize {
+        match self.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     /// How many hashes may run at once.
     pub fn hash_concurrency(&self) -> usize {
         match self.argon2.max_concurrent_hashes {

@@ -132,13 +132,8 @@ impl Application {
             .client_request_timeout(Duration::from_millis(
                 settings.server.client_request_timeout_ms,
             ));
-        if settings.server.workers > 0 {
-            server = server.workers(settings.server.workers);
-        }
-        let workers = match settings.server.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let workers = settings.worker_count();
+        server = server.workers(workers);
         let wanted = workers * settings.server.blocking_threads + 1;
         if (settings.database.pool_size as usize) < wanted {
             tracing::warn!(
