@@ -19,7 +19,7 @@ use authz_domain::client_registration::{AuditEvent, AuditLog, RepositoryError};
 
 use diesel::RunQueryDsl;
 
-use crate::client_registration::{NewAuditRow, TxError};
+use crate::client_registration::{insert_audit, NewAuditRow, TxError};
 use crate::database::{Database, DbConnection};
 use crate::schema::audit_events;
 
@@ -120,25 +120,20 @@ fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool) {
         let mut attempt = 0;
         loop {
             let written: Result<(), TxError> = db.write(|conn| {
-                match conn {
-                    // One prepared statement, reused for every row: in process, a row costs a
-                    // step, not a parse, and needs no statement journal.
-                    DbConnection::Sqlite(c) => {
-                        for event in batch {
-                            diesel::insert_into(audit_events::table)
-                                .values(NewAuditRow::from_event(event))
-                                .execute(c)?;
-                        }
-                    }
+                if let DbConnection::Pg(c) = conn {
                     // Over the network, round trips dominate: multi-row INSERTs.
-                    DbConnection::Pg(c) => {
-                        for chunk in batch.chunks(INSERT_CHUNK) {
-                            let rows: Vec<NewAuditRow<'_>> =
-                                chunk.iter().map(NewAuditRow::from_event).collect();
-                            diesel::insert_into(audit_events::table)
-                                .values(&rows)
-                                .execute(c)?;
-                        }
+                    for chunk in batch.chunks(INSERT_CHUNK) {
+                        let rows: Vec<NewAuditRow<'_>> =
+                            chunk.iter().map(NewAuditRow::from_event).collect();
+                        diesel::insert_into(audit_events::table)
+                            .values(&rows)
+                            .execute(c)?;
+                    }
+                } else {
+                    // In process, the one cached single-row statement every change uses: a row
+                    // costs a step, not a parse, and needs no statement journal.
+                    for event in batch {
+                        insert_audit(conn, event)?;
                     }
                 }
                 Ok(())

@@ -20,8 +20,7 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 ///
 /// Through the multi-backend connection diesel re-renders a query's SQL on every call to find its
 /// cached statement; on the concrete connection a query of fixed shape is found by its type alone.
-/// Hot paths use this; it is also how backend-specific SQL (multi-row INSERT) is run. The query
-/// expression is written once and compiled for each backend.
+/// Hot paths use this. The query expression is written once and compiled for each backend.
 macro_rules! native {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {

@@ -7,4 +7,4 @@ mod repository;
 
 pub(crate) use models::NewAuditRow;
 pub use repository::DieselClientRepository;
-pub(crate) use repository::TxError;
+pub(crate) use repository::{insert_audit, TxError};
