@@ -34,6 +34,38 @@ pub enum AuditAction {
     AdminTokenRevoked,
     /// A call to the administration API was refused (no, bad or insufficient token).
     AdminDenied,
+    /// A user account was created.
+    UserCreated,
+    /// A user account was changed (enabled, disabled, renamed).
+    UserUpdated,
+    /// A user's password was set or changed (never the password itself).
+    UserPasswordSet,
+    /// A user signed in (success), or a sign-in was refused (failure, never the password).
+    SignIn,
+    /// A user signed out.
+    SignOut,
+    /// A user allowed a client's authorization request.
+    ConsentGranted,
+    /// A user denied a client's authorization request.
+    ConsentDenied,
+    /// An authorization code was exchanged for tokens (or the exchange was refused).
+    CodeExchanged,
+    /// An authorization code was presented again; what it produced was revoked.
+    CodeReplayed,
+    /// A refresh token was exchanged (or the refresh was refused).
+    TokenRefreshed,
+    /// A rotated-out refresh token was replayed after the grace window; its family was revoked.
+    RefreshReuseDetected,
+    /// An access token was issued to a client for itself (client_credentials).
+    ClientCredentialsIssued,
+    /// An access or refresh token was revoked (RFC 7009) or its family ended.
+    AccessTokenRevoked,
+    /// A signing key was generated.
+    SigningKeyCreated,
+    /// A new signing key took over signing.
+    SigningKeyRotated,
+    /// A signing key stopped signing and will leave the JWK Set once its tokens expire.
+    SigningKeyRetired,
 }
 
 impl AuditAction {
@@ -52,6 +84,22 @@ impl AuditAction {
         Self::AdminTokenCreated,
         Self::AdminTokenRevoked,
         Self::AdminDenied,
+        Self::UserCreated,
+        Self::UserUpdated,
+        Self::UserPasswordSet,
+        Self::SignIn,
+        Self::SignOut,
+        Self::ConsentGranted,
+        Self::ConsentDenied,
+        Self::CodeExchanged,
+        Self::CodeReplayed,
+        Self::TokenRefreshed,
+        Self::RefreshReuseDetected,
+        Self::ClientCredentialsIssued,
+        Self::AccessTokenRevoked,
+        Self::SigningKeyCreated,
+        Self::SigningKeyRotated,
+        Self::SigningKeyRetired,
     ];
 
     /// The stored name.
@@ -70,6 +118,22 @@ impl AuditAction {
             Self::AdminTokenCreated => "admin_token.created",
             Self::AdminTokenRevoked => "admin_token.revoked",
             Self::AdminDenied => "admin.denied",
+            Self::UserCreated => "user.created",
+            Self::UserUpdated => "user.updated",
+            Self::UserPasswordSet => "user.password_set",
+            Self::SignIn => "user.signed_in",
+            Self::SignOut => "user.signed_out",
+            Self::ConsentGranted => "consent.granted",
+            Self::ConsentDenied => "consent.denied",
+            Self::CodeExchanged => "token.code_exchanged",
+            Self::CodeReplayed => "token.code_replayed",
+            Self::TokenRefreshed => "token.refreshed",
+            Self::RefreshReuseDetected => "token.refresh_reuse_detected",
+            Self::ClientCredentialsIssued => "token.client_credentials",
+            Self::AccessTokenRevoked => "token.access_revoked",
+            Self::SigningKeyCreated => "key.created",
+            Self::SigningKeyRotated => "key.rotated",
+            Self::SigningKeyRetired => "key.retired",
         }
     }
 
