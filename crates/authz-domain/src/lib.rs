@@ -1,17 +1,30 @@
 //! # authz-domain
 //!
-//! The rules of an OAuth 2.0 authorization server's Dynamic Client Registration, with no I/O:
-//! no database, no HTTP, no async runtime. It is what the `authz-server` binary runs, and it can
-//! be embedded on its own: build a [`client_registration::RegistrationPolicy`] in code, implement
-//! [`client_registration::ClientRepository`] over your storage (or use the in-memory one), and call
-//! [`client_registration::RegistrationService`].
+//! The rules of an OAuth 2.0 authorization server, with no I/O: no database, no HTTP, no async
+//! runtime. It is what the `authz-server` binary runs, and it can be embedded on its own: build a
+//! [`clients::RegistrationPolicy`] in code, implement [`clients::ClientRepository`] over your
+//! storage (or use [`memory::InMemoryClientRepository`]), and call
+//! [`registration::RegistrationService`].
 //!
-//! * [`client_registration`]: RFC 7591 metadata, RFC 7592 management, the MCP profile.
+//! The shared base, which every capability uses:
+//! * [`error`]: one [`error::ErrorCode`] for every OAuth error code, the repository error.
+//! * [`values`]: the closed sets of the protocol (grant types, response types, auth methods…).
 //! * [`credentials`]: identifiers, Argon2id-hashed secrets, SHA-256-digested bearer tokens.
+//! * [`audit`]: audit events and the [`audit::AuditLog`] port.
 //! * [`clock`]: injectable time.
 //!
+//! One module per capability on top of it, dependencies pointing one way
+//! (base ← clients ← registration ← administration):
+//! * [`clients`]: the client, its RFC 7591 metadata, redirect URIs, the policy, the storage port.
+//! * [`registration`]: RFC 7591 registration and RFC 7592 management, the MCP profile.
+//! * [`administration`]: administrator tokens and scopes, search, rotation, locks.
+//! * [`memory`]: in-memory implementations of the ports, for tests and embedders.
+//!
+//! [`client_registration`] keeps the first release's paths as re-exports.
+//!
 //! ```
-//! use authz_domain::client_registration::{ClientMetadata, RegistrationPolicy, ErrorCode};
+//! use authz_domain::clients::{ClientMetadata, RegistrationPolicy};
+//! use authz_domain::error::ErrorCode;
 //!
 //! let policy = RegistrationPolicy::default(); // the MCP profile
 //! let request = serde_json::json!({
@@ -30,8 +43,15 @@
 //! assert!(err.to_string().starts_with("redirect_uris[0]: scheme \"ftp\""));
 //! ```
 
+pub mod administration;
+pub mod audit;
 pub mod client_registration;
+pub mod clients;
 pub mod clock;
 pub mod credentials;
+pub mod error;
+pub mod memory;
+pub mod registration;
 #[cfg(test)]
 mod testing;
+pub mod values;

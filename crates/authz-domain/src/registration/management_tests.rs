@@ -5,7 +5,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
-use super::*;
+use crate::client_registration::*;
 use crate::clock::ManualClock;
 
 const NOW: i64 = 1_750_000_000;

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
-use super::values::truncate;
+use crate::values::truncate;
 
 /// Schemes refused whatever the policy says: they execute code, read local files, or are not
 /// places an authorization response can be delivered to.

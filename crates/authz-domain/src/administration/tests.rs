@@ -6,7 +6,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
-use super::*;
+use crate::client_registration::*;
 use crate::clock::ManualClock;
 use crate::credentials::TokenDigest;
 
@@ -314,7 +314,7 @@ fn a_rotated_secret_keeps_verifying_for_its_grace_period_only() {
         .create_client(bearer(&t), Ok(&obj(confidential("svc"))), &ctx())
         .expect("created");
     let old = created.client_secret.expect("secret");
-    let hasher = f.svc.credentials.hasher().clone();
+    let hasher = f.svc.credentials().hasher().clone();
     let rotated = f
         .admin
         .rotate_secret(

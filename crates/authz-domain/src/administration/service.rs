@@ -13,19 +13,19 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use super::audit::{AuditAction, AuditEvent, RequestContext};
-use super::client::{search_key, Client, ClientOrigin, ClientSettings, PreviousSecret};
-use super::error::{RegistrationError, RepositoryError};
-use super::management::{
+use super::ports::{AdminTokenRepository, ClientAdministration};
+use crate::audit::{AuditAction, AuditEvent, RequestContext};
+use crate::clients::RegistrationPolicy;
+use crate::clients::{json_type, ClientMetadata};
+use crate::clients::{search_key, Client, ClientOrigin, ClientSettings, PreviousSecret};
+use crate::credentials::TokenDigest;
+use crate::error::{RegistrationError, RepositoryError};
+use crate::registration::{
     change_detail, kept_changing, PresentedToken, SERVER_SET_MEMBERS as SELF_SERVER_SET_MEMBERS,
     STALE_RETRIES,
 };
-use super::metadata::{json_type, ClientMetadata};
-use super::policy::RegistrationPolicy;
-use super::ports::{AdminTokenRepository, ClientAdministration};
-use super::service::{RegisteredClient, RegistrationService};
-use super::values::{truncate, GrantType};
-use crate::credentials::TokenDigest;
+use crate::registration::{RegisteredClient, RegistrationService};
+use crate::values::{truncate, GrantType};
 
 /// Administrator tokens start with this, so a leaked one is recognisable.
 pub const ADMIN_TOKEN_PREFIX: &str = "adm_";
@@ -594,7 +594,7 @@ impl AdminService {
     }
 
     fn now(&self) -> i64 {
-        self.registration.clock.now()
+        self.registration.clock().now()
     }
 
     /// Checks an administrator token and its scope; records every refusal.
@@ -606,7 +606,7 @@ impl AdminService {
     ) -> Result<Administrator, RegistrationError> {
         let now = self.now();
         let record = |actor: &str, reason: &str| {
-            self.registration.audit.record(
+            self.registration.audit().record(
                 AuditEvent::new(now, AuditAction::AdminDenied, actor, context)
                     .refused(&format!("{reason} (needs {needed})")),
             )
@@ -716,7 +716,7 @@ impl AdminService {
         self.registration
             .create(
                 metadata,
-                super::service::NewClient {
+                crate::registration::NewClient {
                     origin: ClientOrigin::Admin,
                     action: AuditAction::ClientCreated,
                     actor: &admin.actor(),
@@ -784,7 +784,11 @@ impl AdminService {
             let event = AuditEvent::new(now, AuditAction::ClientUpdated, &admin.actor(), context)
                 .client(client_id)
                 .detail(detail);
-            match self.registration.repo.update(&updated, None, None, &event) {
+            match self
+                .registration
+                .repo()
+                .update(&updated, None, None, &event)
+            {
                 Ok(()) => {
                     return Ok(ReplacedClient {
                         client: Client {
@@ -818,7 +822,7 @@ impl AdminService {
         )
         .client(client_id);
         self.registration
-            .repo
+            .repo()
             .delete(client_id, None, &event)
             .map_err(|e| self.not_found_or(e, client_id))
     }
@@ -862,7 +866,7 @@ impl AdminService {
                     truncate(client_id, 64)
                 )));
             };
-            let secret = self.registration.credentials.client_secret()?;
+            let secret = self.registration.credentials().client_secret()?;
             let expires = self.registration.secret_expiry(true, now);
             let previous = (grace > 0).then(|| PreviousSecret {
                 hash: old_hash,
@@ -913,7 +917,10 @@ impl AdminService {
     ) -> Result<ReissuedToken, RegistrationError> {
         let admin = self.authenticate(token, AdminScope::ClientUpdate, context)?;
         let now = self.now();
-        let fresh = self.registration.credentials.registration_access_token()?;
+        let fresh = self
+            .registration
+            .credentials()
+            .registration_access_token()?;
         let record = self.registration.token_record(&fresh, client_id, now);
         let event = AuditEvent::new(now, AuditAction::TokenReissued, &admin.actor(), context)
             .client(client_id)
@@ -945,7 +952,7 @@ impl AdminService {
         };
         let event = AuditEvent::new(self.now(), action, &admin.actor(), context).client(client_id);
         self.registration
-            .repo
+            .repo()
             .set_locked(client_id, locked, &event)
             .map_err(|e| self.not_found_or(e, client_id))?;
         let client = self.existing(client_id)?;
@@ -981,7 +988,7 @@ impl AdminService {
         let now = self.now();
         let issued = self
             .registration
-            .credentials
+            .credentials()
             .bearer_token(ADMIN_TOKEN_PREFIX)?;
         let token = AdminToken {
             name: name.to_owned(),
@@ -1040,7 +1047,7 @@ impl AdminService {
 
     fn existing(&self, client_id: &str) -> Result<Client, RegistrationError> {
         self.registration
-            .repo
+            .repo()
             .find(client_id)?
             .ok_or_else(|| not_found(client_id))
     }

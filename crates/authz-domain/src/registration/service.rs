@@ -6,14 +6,15 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
-use super::audit::{AuditAction, AuditEvent, RequestContext};
-use super::client::{Client, ClientOrigin, ClientSettings, RegistrationTokenRecord};
-use super::error::{RegistrationError, RepositoryError};
-use super::metadata::ClientMetadata;
-use super::policy::RegistrationPolicy;
-use super::ports::{AuditLog, ClientRepository};
+use crate::audit::AuditLog;
+use crate::audit::{AuditAction, AuditEvent, RequestContext};
+use crate::clients::ClientMetadata;
+use crate::clients::ClientRepository;
+use crate::clients::RegistrationPolicy;
+use crate::clients::{Client, ClientOrigin, ClientSettings, RegistrationTokenRecord};
 use crate::clock::Clock;
 use crate::credentials::{CredentialIssuer, IssuedToken};
+use crate::error::{RegistrationError, RepositoryError};
 
 /// The outcome of a registration or a management call: the stored client and the plaintext
 /// credentials, which exist only here and in the one response that carries them.
@@ -40,7 +41,7 @@ impl RegisteredClient {
 
 /// How a new client comes to exist.
 #[derive(Debug)]
-pub(super) struct NewClient<'a> {
+pub(crate) struct NewClient<'a> {
     pub origin: ClientOrigin,
     pub action: AuditAction,
     pub actor: &'a str,
@@ -105,6 +106,26 @@ impl RegistrationService {
         &self.policy
     }
 
+    /// The clock every use case over these clients reads.
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Where reads and refusals are recorded.
+    pub(crate) fn audit(&self) -> &dyn AuditLog {
+        self.audit.as_ref()
+    }
+
+    /// The client storage.
+    pub(crate) fn repo(&self) -> &dyn ClientRepository {
+        self.repo.as_ref()
+    }
+
+    /// Issues client secrets and registration access tokens.
+    pub(crate) fn credentials(&self) -> &CredentialIssuer {
+        &self.credentials
+    }
+
     /// Registers a client from the members of a registration request (RFC 7591 §3.1).
     ///
     /// Validation happens first and refuses without writing anything; then credentials are
@@ -131,7 +152,7 @@ impl RegistrationService {
         )
     }
 
-    pub(super) fn create(
+    pub(crate) fn create(
         &self,
         metadata: ClientMetadata,
         new: NewClient<'_>,
@@ -194,7 +215,7 @@ impl RegistrationService {
     }
 
     /// When a secret issued now expires: `0` (never) without a secret or a lifetime.
-    pub(super) fn secret_expiry(&self, has_secret: bool, now: i64) -> i64 {
+    pub(crate) fn secret_expiry(&self, has_secret: bool, now: i64) -> i64 {
         match (has_secret, self.policy.credentials.secret_lifetime_secs) {
             (false, _) | (true, 0) => 0,
             (true, lifetime) => now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
@@ -202,7 +223,7 @@ impl RegistrationService {
     }
 
     /// The stored form of a newly issued registration access token.
-    pub(super) fn token_record(
+    pub(crate) fn token_record(
         &self,
         token: &IssuedToken,
         client_id: &str,

@@ -1,10 +1,10 @@
 //! [`RegistrationPolicy`]: every knob of registration, built in code by an embedder or from
 //! configuration by the server.
 
-use super::redirect_uri::RedirectUriPolicy;
-use super::software_statement::SoftwareStatementPolicy;
-use super::values::{GrantType, Scope, TokenEndpointAuthMethod};
+use crate::clients::RedirectUriPolicy;
+use crate::clients::SoftwareStatementPolicy;
 use crate::credentials::{Argon2Settings, MIN_SECRET_BYTES};
+use crate::values::{GrantType, Scope, TokenEndpointAuthMethod};
 
 /// Lifetimes and rotation of the credentials issued at registration.
 #[derive(Debug, Clone, PartialEq, Eq)]

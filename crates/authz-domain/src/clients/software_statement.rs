@@ -6,7 +6,7 @@ use std::fmt;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::error::RegistrationError;
+use crate::error::RegistrationError;
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 const LEEWAY_SECS: i64 = 60;
@@ -59,7 +59,7 @@ pub(crate) fn verify(
     let Some(trusted) = policy.trusted_issuers.iter().find(|t| &t.issuer == iss) else {
         return Err(RegistrationError::UnapprovedSoftwareStatement(format!(
             "software_statement: issuer {:?} is not trusted by this server",
-            super::values::truncate(iss, 100)
+            crate::values::truncate(iss, 100)
         )));
     };
     let mut validation = Validation::new(trusted.algorithm);

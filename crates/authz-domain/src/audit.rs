@@ -1,9 +1,10 @@
 //! The audit trail: who did what to which client, when, from where, and whether it was allowed.
 //! Records never hold a secret or a token.
 
-use std::fmt;
+use std::fmt::{self, Debug};
 
-use super::values::truncate;
+use crate::error::RepositoryError;
+use crate::values::truncate;
 
 /// What was done or attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,4 +212,12 @@ impl AuditEvent {
         self.detail = Some(detail.into());
         self
     }
+}
+
+/// Where audit events that accompany no change (reads, refused attempts) are written. Events of
+/// changes go through [`crate::clients::ClientRepository`], in the change's own transaction.
+pub trait AuditLog: Send + Sync + Debug {
+    /// Records `event`. An implementation may write it shortly after returning (batched with
+    /// others), so that reads and refusals never cost a commit each.
+    fn record(&self, event: AuditEvent) -> Result<(), RepositoryError>;
 }

@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value};
 
-use super::error::RegistrationError;
-use super::metadata::{json_type, ClientMetadata};
-use super::values::truncate;
+use crate::clients::{json_type, ClientMetadata};
 use crate::credentials::{SecretHasher, TokenDigest};
+use crate::error::RegistrationError;
+use crate::values::truncate;
 
 /// How a client came to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
-use super::*;
+use crate::client_registration::*;
 use crate::clock::ManualClock;
 use crate::credentials::TokenDigest;
 

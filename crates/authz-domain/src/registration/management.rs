@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use super::audit::{AuditAction, AuditEvent, RequestContext};
-use super::client::{Client, TokenRotation};
-use super::error::{RegistrationError, RepositoryError};
-use super::metadata::{json_type, ClientMetadata};
-use super::service::{RegisteredClient, RegistrationService};
+use crate::audit::{AuditAction, AuditEvent, RequestContext};
+use crate::clients::{json_type, ClientMetadata};
+use crate::clients::{Client, TokenRotation};
 use crate::credentials::TokenDigest;
+use crate::error::{RegistrationError, RepositoryError};
+use crate::registration::{RegisteredClient, RegistrationService};
 
 /// The answer to every unusable token.
 pub const INVALID_TOKEN_MESSAGE: &str =
@@ -25,7 +25,7 @@ pub const MISSING_TOKEN_MESSAGE: &str =
     "this endpoint requires Authorization: Bearer <registration_access_token>";
 
 /// Members a client may not send in an update: the server sets them (RFC 7592 §2.2).
-pub(super) const SERVER_SET_MEMBERS: &[&str] = &[
+pub(crate) const SERVER_SET_MEMBERS: &[&str] = &[
     "registration_access_token",
     "registration_client_uri",
     "client_id_issued_at",
@@ -374,7 +374,7 @@ impl RegistrationService {
     /// `current` with its metadata replaced by `metadata` at `now`: its secret is kept while it
     /// stays confidential, issued when it becomes confidential (returned, to show once) and
     /// dropped when it becomes public. Also returns the names of the members that changed.
-    pub(super) fn replaced(
+    pub(crate) fn replaced(
         &self,
         current: &Client,
         metadata: ClientMetadata,
@@ -456,10 +456,10 @@ impl RegistrationService {
 }
 
 /// Attempts at a read-modify-write before giving up on a client that keeps changing.
-pub(super) const STALE_RETRIES: usize = 5;
+pub(crate) const STALE_RETRIES: usize = 5;
 
 /// The audit detail of a replacement: the members that changed, and whether a secret was issued.
-pub(super) fn change_detail(changed: BTreeSet<String>, secret_issued: bool) -> String {
+pub(crate) fn change_detail(changed: BTreeSet<String>, secret_issued: bool) -> String {
     let mut detail = if changed.is_empty() {
         "nothing changed".to_owned()
     } else {
@@ -475,7 +475,7 @@ pub(super) fn change_detail(changed: BTreeSet<String>, secret_issued: bool) -> S
 }
 
 /// A read-modify-write that kept losing to concurrent changes; nothing was written.
-pub(super) fn kept_changing() -> RegistrationError {
+pub(crate) fn kept_changing() -> RegistrationError {
     RegistrationError::Conflict(
         "the registration kept changing while this request was applied; nothing was written, retry"
             .into(),
@@ -483,7 +483,7 @@ pub(super) fn kept_changing() -> RegistrationError {
 }
 
 /// Top-level members whose registered value differs.
-pub(super) fn changed_members(before: &ClientMetadata, after: &ClientMetadata) -> BTreeSet<String> {
+pub(crate) fn changed_members(before: &ClientMetadata, after: &ClientMetadata) -> BTreeSet<String> {
     let (a, b) = (before.to_wire(), after.to_wire());
     a.keys()
         .chain(b.keys())

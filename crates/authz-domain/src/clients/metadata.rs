@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::error::RegistrationError;
-use super::policy::RegistrationPolicy;
-use super::redirect_uri::{parse_web_uri, RedirectUri};
 use super::software_statement;
-use super::values::{
+use crate::clients::RegistrationPolicy;
+use crate::clients::{parse_web_uri, RedirectUri};
+use crate::clock::{Clock, SystemClock};
+use crate::error::RegistrationError;
+use crate::values::{
     forbidden_grant_reason, is_email, is_language_tag, parse_text, truncate, ApplicationType,
     CodeChallengeMethod, GrantType, ResponseType, Scope, TokenEndpointAuthMethod,
 };
-use crate::clock::{Clock, SystemClock};
 
 /// Human-readable fields that may carry language-tagged variants (RFC 7591 §2.2).
 pub const LOCALIZABLE_FIELDS: &[&str] = &[

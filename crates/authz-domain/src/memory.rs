@@ -4,14 +4,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
 
-use super::admin::{
+use crate::administration::{
     AdminToken, AuditPage, AuditQuery, ClientPage, ClientQuery, ClientSort, StoredAuditEvent,
 };
-use super::audit::AuditEvent;
-use super::client::{Client, PreviousSecret, RegistrationTokenRecord, TokenLookup, TokenRotation};
-use super::error::RepositoryError;
-use super::ports::{AdminTokenRepository, AuditLog, ClientAdministration, ClientRepository};
+use crate::administration::{AdminTokenRepository, ClientAdministration};
+use crate::audit::AuditEvent;
+use crate::audit::AuditLog;
+use crate::clients::ClientRepository;
+use crate::clients::{Client, PreviousSecret, RegistrationTokenRecord, TokenLookup, TokenRotation};
 use crate::credentials::TokenDigest;
+use crate::error::RepositoryError;
 
 #[derive(Debug, Default)]
 struct State {

@@ -1,0 +1,26 @@
+//! Clients: the stored entity, its RFC 7591 metadata, redirect URIs, software statements, the
+//! registration policy and the storage port. Registration, administration, authorization and the
+//! token endpoint all build on this module; it depends only on the shared base (errors, values,
+//! credentials, audit, clock).
+
+mod client;
+mod metadata;
+mod policy;
+mod ports;
+mod redirect_uri;
+mod software_statement;
+
+pub use client::{
+    search_key, Client, ClientOrigin, ClientSettings, PreviousSecret, RegistrationTokenRecord,
+    TokenLookup, TokenRotation,
+};
+pub(crate) use metadata::json_type;
+pub use metadata::{ClientMetadata, LOCALIZABLE_FIELDS};
+pub use policy::{CredentialPolicy, PolicyError, RegistrationPolicy};
+pub use ports::ClientRepository;
+pub(crate) use redirect_uri::parse_web_uri;
+pub use redirect_uri::{RedirectUri, RedirectUriKind, RedirectUriPolicy};
+pub use software_statement::{SoftwareStatementPolicy, TrustedIssuer};
+
+/// Re-exported so embedders can build [`TrustedIssuer`] keys without naming the crate.
+pub use jsonwebtoken::{errors::Error as JwtError, Algorithm as JwtAlgorithm, DecodingKey};
