@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use authz_domain::client_registration::{AdminScopes, AdminService};
+use authz_domain::administration::{AdminScopes, AdminService};
 use authz_server::settings::{Settings, Sources};
 use authz_server::startup::{open_database, Application, Services};
 use authz_server::telemetry;

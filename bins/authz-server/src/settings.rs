@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use authz_domain::client_registration::{
-    AdminPolicy, CredentialPolicy, DecodingKey, GrantType, JwtAlgorithm, JwtError,
-    RedirectUriPolicy, RegistrationPolicy, Scope, SoftwareStatementPolicy, TokenEndpointAuthMethod,
-    TrustedIssuer,
+use authz_domain::administration::AdminPolicy;
+use authz_domain::clients::{
+    CredentialPolicy, DecodingKey, JwtAlgorithm, JwtError, RedirectUriPolicy, RegistrationPolicy,
+    SoftwareStatementPolicy, TrustedIssuer,
 };
 use authz_domain::credentials::{Argon2Settings, MIN_SECRET_BYTES};
+use authz_domain::values::{GrantType, Scope, TokenEndpointAuthMethod};
 use authz_http::HttpSettings;
 use authz_storage::{DatabaseOptions, SqliteSynchronous};
 use config::{Config, Environment, File, FileFormat};

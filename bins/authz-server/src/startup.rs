@@ -7,11 +7,12 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::HttpServer;
 use anyhow::Context as _;
-use authz_domain::client_registration::{AdminService, RegistrationService};
+use authz_domain::administration::AdminService;
 use authz_domain::clock::SystemClock;
 use authz_domain::credentials::{CredentialIssuer, SecretHasher, SystemRandomSource};
+use authz_domain::registration::RegistrationService;
 use authz_http::{build_app, AppState};
-use authz_storage::client_registration::DieselClientRepository;
+use authz_storage::clients::DieselClientRepository;
 use authz_storage::{Database, DieselAuditLog};
 
 use crate::settings::Settings;

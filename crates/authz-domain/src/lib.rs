@@ -54,4 +54,5 @@ pub mod memory;
 pub mod registration;
 #[cfg(test)]
 mod testing;
+pub mod token;
 pub mod values;

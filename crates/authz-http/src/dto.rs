@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use authz_domain::client_registration::{Client, ClientMetadata};
+use authz_domain::clients::{Client, ClientMetadata};
 use paperclip::actix::Apiv2Schema;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};

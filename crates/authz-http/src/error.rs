@@ -9,7 +9,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use authz_domain::client_registration::{ErrorCode, RegistrationError};
+use authz_domain::error::{ErrorCode, RegistrationError};
 use paperclip::actix::api_v2_errors;
 
 use crate::dto::ErrorBody;

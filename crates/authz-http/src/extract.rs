@@ -10,7 +10,8 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use authz_domain::client_registration::{PresentedToken, RequestContext};
+use authz_domain::audit::RequestContext;
+use authz_domain::registration::PresentedToken;
 use futures_util::StreamExt as _;
 use paperclip::actix::OperationModifier;
 use paperclip::v2::models::{

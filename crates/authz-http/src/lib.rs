@@ -6,12 +6,12 @@
 //! on actix's blocking pool, so no async worker ever waits on Argon2 or the database.
 
 pub mod admin;
-pub mod client_registration;
 pub mod discovery;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod registration;
 pub mod responses;
 
 use actix_cors::Cors;
@@ -19,7 +19,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
-use authz_domain::client_registration::{AdminService, RegistrationService};
+use authz_domain::administration::AdminService;
+use authz_domain::registration::RegistrationService;
 use paperclip::actix::{web, OpenApiExt};
 use paperclip::v2::models::{DefaultApiRaw, Info, Tag};
 use tracing_actix_web::TracingLogger;
@@ -165,16 +166,14 @@ pub fn build_app(
         )
         .service(web::resource("/health").route(web::get().to(discovery::health)));
     if registration_enabled {
-        app = app.service(
-            web::resource("/register").route(web::post().to(client_registration::register)),
-        );
+        app = app.service(web::resource("/register").route(web::post().to(registration::register)));
     }
     // Self-management stays available when open registration is off: it needs a token anyway.
     app = app.service(
         web::resource("/register/{client_id}")
-            .route(web::get().to(client_registration::read))
-            .route(web::put().to(client_registration::update))
-            .route(web::delete().to(client_registration::delete)),
+            .route(web::get().to(registration::read))
+            .route(web::put().to(registration::update))
+            .route(web::delete().to(registration::delete)),
     );
     if admin_enabled {
         app = app.configure(admin::configure);

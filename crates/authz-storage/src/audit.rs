@@ -15,11 +15,12 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use authz_domain::client_registration::{AuditEvent, AuditLog, RepositoryError};
+use authz_domain::audit::{AuditEvent, AuditLog};
+use authz_domain::error::RepositoryError;
 
 use diesel::RunQueryDsl;
 
-use crate::client_registration::{insert_audit, NewAuditRow, TxError};
+use crate::clients::{insert_audit, NewAuditRow, TxError};
 use crate::database::{Database, DbConnection};
 use crate::schema::audit_events;
 

@@ -1,9 +1,9 @@
 //! Storage errors. `authz-storage` reports [`StorageError`] from its own API (connecting,
 //! migrating) and maps every failure inside a repository to the domain's
-//! [`RepositoryError`](authz_domain::client_registration::RepositoryError), which the use cases
+//! [`RepositoryError`](authz_domain::error::RepositoryError), which the use cases
 //! understand. Messages may contain database detail: they are for the log, never for a client.
 
-use authz_domain::client_registration::RepositoryError;
+use authz_domain::error::RepositoryError;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// A failure to open, configure or migrate the database.

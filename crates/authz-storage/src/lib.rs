@@ -6,7 +6,7 @@
 //! `authz-domain` declares; every write that touches more than one row is one transaction.
 
 mod audit;
-pub mod client_registration;
+pub mod clients;
 mod database;
 mod error;
 pub mod schema;

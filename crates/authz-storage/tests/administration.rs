@@ -2,14 +2,18 @@
 //! language), the maintained client count, revision checks, secret rotation, token reissue,
 //! administrator tokens and the audit trail, on SQLite and PostgreSQL.
 
-use authz_domain::client_registration::{
-    AdminPolicy, AdminScopes, AdminToken, AdminTokenRepository, AuditAction, AuditEvent,
-    AuditListParams, AuditQuery, Client, ClientAdministration, ClientListParams, ClientMetadata,
-    ClientOrigin, ClientQuery, ClientRepository, ClientSettings, PreviousSecret,
-    RegistrationPolicy, RegistrationTokenRecord, RepositoryError, RequestContext,
+use authz_domain::administration::{
+    AdminPolicy, AdminScopes, AdminToken, AdminTokenRepository, AuditListParams, AuditQuery,
+    ClientAdministration, ClientListParams, ClientQuery,
+};
+use authz_domain::audit::{AuditAction, AuditEvent, RequestContext};
+use authz_domain::clients::{
+    Client, ClientMetadata, ClientOrigin, ClientRepository, ClientSettings, PreviousSecret,
+    RegistrationPolicy, RegistrationTokenRecord,
 };
 use authz_domain::credentials::TokenDigest;
-use authz_storage::client_registration::DieselClientRepository;
+use authz_domain::error::RepositoryError;
+use authz_storage::clients::DieselClientRepository;
 use authz_storage::schema::{audit_events, clients, registration_access_tokens};
 use authz_storage::test_support::TestDatabase;
 use authz_storage::{Backend, Database};
@@ -272,7 +276,7 @@ on_both_backends! {
             if i == 4 {
                 e = e.refused("revoked token");
             }
-            authz_domain::client_registration::AuditLog::record(&authz_storage::DieselAuditLog::start(repo_db(&tdb)).expect("log"), e).expect("queued");
+            authz_domain::audit::AuditLog::record(&authz_storage::DieselAuditLog::start(repo_db(&tdb)).expect("log"), e).expect("queued");
         }
         // The group-commit writer flushes on drop (above); read back.
         let q = |p: AuditListParams| {

@@ -1,13 +1,14 @@
 //! The diesel repository against real databases: a fresh SQLite file and a fresh PostgreSQL
 //! database per test.
 
-use authz_domain::client_registration::{
-    AuditAction, AuditEvent, AuditLog, Client, ClientMetadata, ClientOrigin, ClientRepository,
-    ClientSettings, RegistrationPolicy, RegistrationTokenRecord, RepositoryError, RequestContext,
-    TokenRotation,
+use authz_domain::audit::{AuditAction, AuditEvent, AuditLog, RequestContext};
+use authz_domain::clients::{
+    Client, ClientMetadata, ClientOrigin, ClientRepository, ClientSettings, RegistrationPolicy,
+    RegistrationTokenRecord, TokenRotation,
 };
 use authz_domain::credentials::TokenDigest;
-use authz_storage::client_registration::DieselClientRepository;
+use authz_domain::error::RepositoryError;
+use authz_storage::clients::DieselClientRepository;
 use authz_storage::schema::{audit_events, clients, registration_access_tokens};
 use authz_storage::test_support::TestDatabase;
 use authz_storage::{

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use authz_domain::client_registration::AdminScopes;
+use authz_domain::administration::AdminScopes;
 use authz_server::startup::Services;
 use authz_storage::schema::{admin_tokens, registration_access_tokens};
 use diesel::prelude::*;

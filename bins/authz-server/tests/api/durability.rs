@@ -5,8 +5,8 @@ use std::io::Read;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
-use authz_domain::client_registration::ClientRepository;
-use authz_storage::client_registration::DieselClientRepository;
+use authz_domain::clients::ClientRepository;
+use authz_storage::clients::DieselClientRepository;
 use authz_storage::schema::{clients, registration_access_tokens};
 use authz_storage::test_support::TestDatabase;
 use authz_storage::Database;

@@ -1,9 +1,8 @@
 //! RFC 7592 self-management over HTTP: GET, PUT and DELETE /register/{client_id}.
 
-use authz_domain::client_registration::{
-    AuditAction, AuditEvent, ClientRepository, RequestContext,
-};
-use authz_storage::client_registration::DieselClientRepository;
+use authz_domain::audit::{AuditAction, AuditEvent, RequestContext};
+use authz_domain::clients::ClientRepository;
+use authz_storage::clients::DieselClientRepository;
 use authz_storage::schema::{audit_events, registration_access_tokens};
 use diesel::prelude::*;
 use serde_json::{json, Value};

@@ -1,9 +1,9 @@
 //! Bodies of the administration API, documented for OpenAPI.
 
-use authz_domain::client_registration::{
-    AuditPage, Client, ClientDetails, ClientOrigin, ClientPage, ClientQuery, ClientSettings,
-    StoredAuditEvent,
+use authz_domain::administration::{
+    AuditPage, ClientDetails, ClientPage, ClientQuery, StoredAuditEvent,
 };
+use authz_domain::clients::{Client, ClientOrigin, ClientSettings};
 use paperclip::actix::Apiv2Schema;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,8 @@
 //! input to `AdminService`, which checks the token and its scope before anything else.
 
 use actix_web::{web, HttpRequest};
-use authz_domain::client_registration::{AuditListParams, ClientListParams, RegistrationError};
+use authz_domain::administration::{AuditListParams, ClientListParams};
+use authz_domain::error::RegistrationError;
 use paperclip::actix::{api_v2_operation, NoContent};
 use secrecy::ExposeSecret;
 

@@ -1,10 +1,11 @@
 //! [`DieselClientRepository`]: clients, registration access tokens and their audit records in SQL.
 
-use authz_domain::client_registration::{
-    AuditEvent, Client, ClientRepository, RegistrationTokenRecord, RepositoryError, TokenLookup,
-    TokenRotation,
+use authz_domain::audit::AuditEvent;
+use authz_domain::clients::{
+    Client, ClientRepository, RegistrationTokenRecord, TokenLookup, TokenRotation,
 };
 use authz_domain::credentials::TokenDigest;
+use authz_domain::error::RepositoryError;
 use diesel::prelude::*;
 
 use super::models::{ClientRow, NewAuditRow, NewClientRow, NewTokenRow, TokenRow};

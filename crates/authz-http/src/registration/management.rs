@@ -1,7 +1,8 @@
 //! `GET`, `PUT` and `DELETE /register/{client_id}` (RFC 7592).
 
 use actix_web::{web, HttpRequest};
-use authz_domain::client_registration::{RegisteredClient, RegistrationError};
+use authz_domain::error::RegistrationError;
+use authz_domain::registration::RegisteredClient;
 use paperclip::actix::{api_v2_operation, NoContent};
 
 use crate::dto::{ClientInformationResponse, ClientUpdateRequest};

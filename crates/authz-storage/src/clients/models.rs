@@ -1,10 +1,12 @@
 //! Row types: what is inserted and what is read back.
 
-use authz_domain::client_registration::{
-    AdminScopes, AdminToken, AuditEvent, Client, ClientMetadata, ClientOrigin, ClientSettings,
-    PreviousSecret, RegistrationTokenRecord, RepositoryError, StoredAuditEvent,
+use authz_domain::administration::{AdminScopes, AdminToken, StoredAuditEvent};
+use authz_domain::audit::AuditEvent;
+use authz_domain::clients::{
+    Client, ClientMetadata, ClientOrigin, ClientSettings, PreviousSecret, RegistrationTokenRecord,
 };
 use authz_domain::credentials::TokenDigest;
+use authz_domain::error::RepositoryError;
 use diesel::prelude::*;
 
 use crate::schema::{admin_tokens, audit_events, clients, registration_access_tokens};

@@ -1,5 +1,5 @@
 //! Storage for Dynamic Client Registration: the diesel implementation of the domain's
-//! [`ClientRepository`](authz_domain::client_registration::ClientRepository) port.
+//! [`ClientRepository`](authz_domain::clients::ClientRepository) port.
 
 mod admin;
 mod models;

@@ -1,12 +1,14 @@
 //! The administration ports over diesel: paged search, usage, the audit trail, secret rotation,
 //! token reissue and administrator tokens.
 
-use authz_domain::client_registration::{
-    AdminToken, AdminTokenRepository, AuditEvent, AuditPage, AuditQuery, ClientAdministration,
-    ClientPage, ClientQuery, ClientSort, PreviousSecret, RegistrationTokenRecord, RepositoryError,
-    StoredAuditEvent,
+use authz_domain::administration::{
+    AdminToken, AdminTokenRepository, AuditPage, AuditQuery, ClientAdministration, ClientPage,
+    ClientQuery, ClientSort, StoredAuditEvent,
 };
+use authz_domain::audit::AuditEvent;
+use authz_domain::clients::{PreviousSecret, RegistrationTokenRecord};
 use authz_domain::credentials::TokenDigest;
+use authz_domain::error::RepositoryError;
 use diesel::prelude::*;
 
 use super::models::{AdminTokenRow, AuditRow, ClientRow, NewTokenRow};
