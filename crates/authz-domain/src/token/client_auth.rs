@@ -469,8 +469,10 @@ mod tests {
             let repo = Arc::new(InMemoryClientRepository::new());
             let clock = Arc::new(ManualClock::new(NOW));
             let issuer = cheap_issuer();
-            let mut policy = RegistrationPolicy::default();
-            policy.mcp_profile = false;
+            let policy = RegistrationPolicy {
+                mcp_profile: false,
+                ..RegistrationPolicy::default()
+            };
             let service = RegistrationService::new(
                 repo.clone(),
                 repo.clone(),

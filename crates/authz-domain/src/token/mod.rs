@@ -8,6 +8,6 @@ pub use client_auth::{
     ClientAuthError, ClientAuthenticator, PresentedClient, VerifiedSecrets, INVALID_CLIENT_MESSAGE,
 };
 pub use refresh::{
-    RefreshDecision, RefreshFamily, RefreshRefusal, RefreshTokenRecord, RefreshTokenRepository,
-    RefreshWrite, REFRESH_TOKEN_PREFIX,
+    RefreshDecider, RefreshDecision, RefreshFamily, RefreshRefusal, RefreshTokenRecord,
+    RefreshTokenRepository, RefreshWrite, REFRESH_TOKEN_PREFIX,
 };

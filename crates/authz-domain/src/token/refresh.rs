@@ -147,6 +147,11 @@ pub enum RefreshWrite {
     },
 }
 
+/// The decision run inside [`RefreshTokenRepository::refresh`]'s transaction: given the stored
+/// token and its family (`None` when unknown), what to answer and what to write.
+pub type RefreshDecider<'a> = dyn FnMut(Option<(&RefreshTokenRecord, &RefreshFamily)>) -> (RefreshDecision, RefreshWrite)
+    + 'a;
+
 /// Storage of refresh token families and their tokens.
 pub trait RefreshTokenRepository: Send + Sync + Debug {
     /// Stores a new family with its first token (the code exchange), in one transaction.
@@ -162,9 +167,7 @@ pub trait RefreshTokenRepository: Send + Sync + Debug {
     fn refresh(
         &self,
         digest: &TokenDigest,
-        decide: &mut dyn FnMut(
-            Option<(&RefreshTokenRecord, &RefreshFamily)>,
-        ) -> (RefreshDecision, RefreshWrite),
+        decide: &mut RefreshDecider<'_>,
     ) -> Result<(RefreshDecision, Option<RefreshFamily>), RepositoryError>;
 
     /// The token with `digest` and its family (introspection, revocation).
