@@ -1,8 +1,9 @@
 //! # authz-server
 //!
-//! Wires configuration, telemetry, storage and HTTP together. `main.rs` only parses the command
-//! line; everything here is also what the integration tests start, on port 0.
+//! Wires configuration, telemetry, storage and HTTP together. `main.rs` only calls [`cli::main`];
+//! everything here is also what the integration tests start, on port 0.
 
+pub mod cli;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
