@@ -7,6 +7,8 @@
 //! [`client_registration::RegistrationService`].
 //!
 //! * [`client_registration`]: RFC 7591 metadata, RFC 7592 management, the MCP profile.
+//! * [`authorization`]: the authorization endpoint: request checks, PKCE, resource indicators,
+//!   pending requests, authorization codes.
 //! * [`credentials`]: identifiers, Argon2id-hashed secrets, SHA-256-digested bearer tokens.
 //! * [`clock`]: injectable time.
 //!
@@ -30,6 +32,7 @@
 //! assert!(err.to_string().starts_with("redirect_uris[0]: scheme \"ftp\""));
 //! ```
 
+pub mod authorization;
 pub mod client_registration;
 pub mod clock;
 pub mod credentials;
