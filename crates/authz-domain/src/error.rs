@@ -35,6 +35,27 @@ pub enum ErrorCode {
     ServerError,
     /// `temporarily_unavailable`: the database is out of reach; retrying may help.
     TemporarilyUnavailable,
+    /// RFC 6749 §4.1.2.1 `unsupported_response_type`: `response_type` other than `code`.
+    UnsupportedResponseType,
+    /// RFC 6749 §4.1.2.1 / §5.2 `invalid_scope`: a requested scope is unknown, malformed or not
+    /// allowed for this client.
+    InvalidScope,
+    /// RFC 8707 §2 `invalid_target`: a `resource` is malformed or not served here.
+    InvalidTarget,
+    /// OpenID Connect Core §3.1.2.6 `login_required`: `prompt=none` without a signed-in user.
+    LoginRequired,
+    /// OpenID Connect Core §3.1.2.6 `consent_required`: `prompt=none` but consent is needed.
+    ConsentRequired,
+    /// RFC 6749 §5.2 `invalid_grant`: the code or refresh token is invalid, expired, used,
+    /// another client's, or its PKCE verifier does not match.
+    InvalidGrant,
+    /// RFC 6749 §4.1.2.1 / §5.2 `unauthorized_client`: the client is not registered for this
+    /// grant or response type.
+    UnauthorizedClient,
+    /// RFC 6749 §5.2 `unsupported_grant_type`.
+    UnsupportedGrantType,
+    /// RFC 6749 §5.2 `invalid_client`: client authentication failed at the token endpoint.
+    InvalidClient,
 }
 
 impl ErrorCode {
@@ -53,6 +74,43 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidClient => "invalid_client",
+        }
+    }
+
+    /// The HTTP status a JSON error response with this code carries (RFC 6749 §5.2: 400, except
+    /// `invalid_client` 401; RFC 6750 §3.1: `invalid_token` 401, `insufficient_scope` 403).
+    /// At the authorization endpoint the codes of RFC 6749 §4.1.2.1 travel in a `302` redirect
+    /// instead; this is the status of the error page shown when no redirect is possible.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidToken | Self::InvalidClient => 401,
+            Self::AccessDenied | Self::InsufficientScope => 403,
+            Self::NotFound => 404,
+            Self::Conflict => 409,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            Self::InvalidRequest
+            | Self::InvalidRedirectUri
+            | Self::InvalidClientMetadata
+            | Self::InvalidSoftwareStatement
+            | Self::UnapprovedSoftwareStatement
+            | Self::UnsupportedResponseType
+            | Self::InvalidScope
+            | Self::InvalidTarget
+            | Self::LoginRequired
+            | Self::ConsentRequired
+            | Self::InvalidGrant
+            | Self::UnauthorizedClient
+            | Self::UnsupportedGrantType => 400,
         }
     }
 }

@@ -18,6 +18,10 @@
 //! * [`clients`]: the client, its RFC 7591 metadata, redirect URIs, the policy, the storage port.
 //! * [`registration`]: RFC 7591 registration and RFC 7592 management, the MCP profile.
 //! * [`administration`]: administrator tokens and scopes, search, rotation, locks.
+//! * [`authorization`]: the authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 8707,
+//!   RFC 9207): the ordered checks of a request, PKCE, resource indicators, pending requests,
+//!   authorization codes.
+//! * [`token`]: the token endpoint: client authentication, refresh token families.
 //! * [`memory`]: in-memory implementations of the ports, for tests and embedders.
 //!
 //! [`client_registration`] keeps the first release's paths as re-exports.
@@ -45,6 +49,7 @@
 
 pub mod administration;
 pub mod audit;
+pub mod authorization;
 pub mod client_registration;
 pub mod clients;
 pub mod clock;
