@@ -9,6 +9,7 @@
 //! * [`client_registration`]: RFC 7591 metadata, RFC 7592 management, the MCP profile.
 //! * [`credentials`]: identifiers, Argon2id-hashed secrets, SHA-256-digested bearer tokens.
 //! * [`clock`]: injectable time.
+//! * [`users`]: local accounts, sign-in, sessions and remembered consents.
 //!
 //! ```
 //! use authz_domain::client_registration::{ClientMetadata, RegistrationPolicy, ErrorCode};
@@ -35,3 +36,4 @@ pub mod clock;
 pub mod credentials;
 #[cfg(test)]
 mod testing;
+pub mod users;
