@@ -22,6 +22,8 @@
 //!   RFC 9207): the ordered checks of a request, PKCE, resource indicators, pending requests,
 //!   authorization codes.
 //! * [`token`]: the token endpoint: client authentication, refresh token families.
+//! * [`users`]: local accounts (Argon2id passwords), server-side sessions, remembered consents,
+//!   and the [`users::Authenticator`] port an upstream identity provider fits.
 //! * [`memory`]: in-memory implementations of the ports, for tests and embedders.
 //!
 //! [`client_registration`] keeps the first release's paths as re-exports.
@@ -60,4 +62,5 @@ pub mod registration;
 #[cfg(test)]
 mod testing;
 pub mod token;
+pub mod users;
 pub mod values;

@@ -12,9 +12,11 @@ mod error;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod users;
 
 pub use audit::DieselAuditLog;
 pub use database::{
     redact_url, Backend, Database, DatabaseOptions, DbConnection, SqliteSynchronous,
 };
 pub use error::StorageError;
+pub use users::DieselUserStore;

@@ -73,11 +73,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        username_key -> Text,
+        display_name -> Nullable<Text>,
+        password_hash -> Text,
+        is_disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        password_changed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (digest) {
+        digest -> Binary,
+        user_id -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        idle_expires_at -> BigInt,
+        absolute_expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::table! {
+    consents (user_id, client_id, scope, resources) {
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        resources -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::joinable!(consents -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     registration_access_tokens,
     deleted_clients,
     audit_events,
     admin_tokens,
-    client_counts
+    client_counts,
+    users,
+    sessions,
+    consents
 );

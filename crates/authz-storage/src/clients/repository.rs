@@ -11,7 +11,9 @@ use diesel::prelude::*;
 use super::models::{ClientRow, NewAuditRow, NewClientRow, NewTokenRow, TokenRow};
 use crate::database::{native, Database, DbConnection};
 use crate::error::{diesel_err, repo_err, StorageError};
-use crate::schema::{audit_events, clients, deleted_clients, registration_access_tokens as tokens};
+use crate::schema::{
+    audit_events, clients, consents, deleted_clients, registration_access_tokens as tokens,
+};
 
 /// Why a transaction stopped; every variant rolls it back.
 #[derive(Debug)]
@@ -274,6 +276,10 @@ impl ClientRepository for DieselClientRepository {
                     }
                 }
                 diesel::delete(tokens::table.filter(tokens::client_id.eq(client_id)))
+                    .execute(conn)?;
+                // Remembered consents go with the client, in this transaction (`consents` has
+                // no foreign key to `clients`).
+                diesel::delete(consents::table.filter(consents::client_id.eq(client_id)))
                     .execute(conn)?;
                 diesel::delete(clients::table.find(client_id)).execute(conn)?;
                 diesel::insert_into(deleted_clients::table)

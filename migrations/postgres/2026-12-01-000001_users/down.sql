@@ -1,0 +1,3 @@
+DROP TABLE consents;
+DROP TABLE sessions;
+DROP TABLE users;
