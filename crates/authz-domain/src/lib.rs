@@ -9,6 +9,7 @@
 //! * [`client_registration`]: RFC 7591 metadata, RFC 7592 management, the MCP profile.
 //! * [`credentials`]: identifiers, Argon2id-hashed secrets, SHA-256-digested bearer tokens.
 //! * [`clock`]: injectable time.
+//! * [`keys`]: signing keys, the JWK Set, encryption at rest, rotation.
 //!
 //! ```
 //! use authz_domain::client_registration::{ClientMetadata, RegistrationPolicy, ErrorCode};
@@ -33,5 +34,6 @@
 pub mod client_registration;
 pub mod clock;
 pub mod credentials;
+pub mod keys;
 #[cfg(test)]
 mod testing;
