@@ -689,7 +689,10 @@ fn trusted_issuer(i: usize, t: &TrustedIssuerSettings) -> anyhow::Result<Trusted
                 ));
             }
             DecodingKey::from_secret(secret.expose_secret().as_bytes()).map_err(|e| {
-                anyhow!("{key_name}.hmac_secret: not usable for {} ({e})", t.algorithm)
+                anyhow!(
+                    "{key_name}.hmac_secret: not usable for {} ({e})",
+                    t.algorithm
+                )
             })?
         }
         RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => {
