@@ -10,6 +10,7 @@
 //! * [`credentials`]: identifiers, Argon2id-hashed secrets, SHA-256-digested bearer tokens.
 //! * [`clock`]: injectable time.
 //! * [`keys`]: signing keys, the JWK Set, encryption at rest, rotation.
+//! * [`token`]: RFC 9068 JWT access tokens, signed and verified.
 //!
 //! ```
 //! use authz_domain::client_registration::{ClientMetadata, RegistrationPolicy, ErrorCode};
@@ -37,3 +38,4 @@ pub mod credentials;
 pub mod keys;
 #[cfg(test)]
 mod testing;
+pub mod token;
