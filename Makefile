@@ -1,11 +1,11 @@
 # The commands people and CI run. `make` alone lists them.
-# CI (.ci/run) runs `make fmt-check lint purity test`: exactly what `make check` runs.
+# CI (.ci/run) runs `make fmt-check lint purity deny test`: exactly what `make check` runs.
 
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run test check fmt fmt-check lint purity bench loadtest loadtest-read loadtest-admin migrate doc
+.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-admin migrate doc
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ run: deps ## Run the server on the embedded default (SQLite under data/)
 test: deps ## Run every test, on SQLite and on a throwaway PostgreSQL (or TEST_DATABASE_URL)
 	scripts/with-postgres.sh $(CARGO) test --workspace --locked
 
-check: fmt-check lint purity test ## What CI runs: formatting, lints, domain purity, all tests
+check: fmt-check lint purity deny test ## What CI runs: formatting, lints, domain purity, dependency audit, all tests
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
@@ -35,6 +35,25 @@ purity: ## The domain crate depends on neither diesel nor actix-web
 	  if echo "$$deps" | grep -E '^(diesel|actix-web|actix-http|r2d2|tokio) ' ; then \
 	    echo "authz-domain must not depend on the crates above"; exit 1; \
 	  else echo "authz-domain is pure: no diesel, no actix-web, no tokio"; fi
+
+# cargo-deny, pinned. The RustSec advisory database is vendored in .ci/advisory-db.tar.gz
+# (CI reaches crates.io, not GitHub): this unpacks it where deny.toml's db-path points, dates it
+# by its snapshot's commit (cargo-deny reads .git/FETCH_HEAD's time for maximum-db-staleness)
+# and checks offline. deny.toml says how to refresh the snapshot.
+CARGO_DENY_VERSION := 0.20.2
+ADVISORY_DB := target/advisory-db/advisory-db-3157b0e258782691
+
+deny: ## Advisories and licences of every dependency (cargo-deny)
+	@cargo-deny --version 2>/dev/null | grep -qx 'cargo-deny $(CARGO_DENY_VERSION)' || \
+	  $(CARGO) install --locked cargo-deny@$(CARGO_DENY_VERSION)
+	@rm -rf $(ADVISORY_DB) && mkdir -p $(ADVISORY_DB)/.git && \
+	  tar -xzf .ci/advisory-db.tar.gz -C $(ADVISORY_DB) && \
+	  touch -d "$$(sed -n 's/^date=//p' $(ADVISORY_DB)/SNAPSHOT)" $(ADVISORY_DB)/.git/FETCH_HEAD && \
+	  echo "advisory database: $$(tr '\n' ' ' < $(ADVISORY_DB)/SNAPSHOT)" && \
+	  if [ -n "$$(find $(ADVISORY_DB)/.git/FETCH_HEAD -mtime +90)" ]; then \
+	    echo "warning: the vendored advisory database is older than 90 days; refresh it (deny.toml says how)"; fi
+	$(CARGO) fetch --locked
+	$(CARGO) deny --offline --locked check
 
 bench: deps ## Criterion benchmarks of the domain (parse + validate a registration)
 	$(CARGO) bench -p authz-domain --bench registration

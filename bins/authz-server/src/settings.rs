@@ -689,13 +689,25 @@ fn trusted_issuer(i: usize, t: &TrustedIssuerSettings) -> anyhow::Result<Trusted
                     "{key_name}.hmac_secret: at least 32 bytes are required"
                 ));
             }
-            DecodingKey::from_secret(secret.expose_secret().as_bytes())
+            DecodingKey::from_secret(secret.expose_secret().as_bytes()).map_err(|e| {
+                anyhow!(
+                    "{key_name}.hmac_secret: not usable for {} ({e})",
+                    t.algorithm
+                )
+            })?
         }
         RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => {
             DecodingKey::from_rsa_pem(pem()?).map_err(bad_pem)?
         }
         ES256 | ES384 => DecodingKey::from_ec_pem(pem()?).map_err(bad_pem)?,
         EdDSA => DecodingKey::from_ed_pem(pem()?).map_err(bad_pem)?,
+        // `Algorithm` is non-exhaustive since jsonwebtoken 11: refuse what this code does not know.
+        _ => {
+            return Err(anyhow!(
+                "{key_name}.algorithm: {} is not supported for software statements",
+                t.algorithm
+            ))
+        }
     };
     Ok(TrustedIssuer {
         issuer: t.issuer.clone(),

@@ -21,7 +21,9 @@
 //! * [`authorization`]: the authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 8707,
 //!   RFC 9207): the ordered checks of a request, PKCE, resource indicators, pending requests,
 //!   authorization codes.
-//! * [`token`]: the token endpoint: client authentication, refresh token families.
+//! * [`keys`]: signing keys, the JWK Set, private keys encrypted at rest, rotation.
+//! * [`token`]: the token endpoint: client authentication, refresh token families, RFC 9068 JWT
+//!   access tokens signed and verified.
 //! * [`users`]: local accounts (Argon2id passwords), server-side sessions, remembered consents,
 //!   and the [`users::Authenticator`] port an upstream identity provider fits.
 //! * [`memory`]: in-memory implementations of the ports, for tests and embedders.
@@ -57,6 +59,7 @@ pub mod clients;
 pub mod clock;
 pub mod credentials;
 pub mod error;
+pub mod keys;
 pub mod memory;
 pub mod registration;
 #[cfg(test)]

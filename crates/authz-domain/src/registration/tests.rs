@@ -602,7 +602,7 @@ fn trusting_policy() -> RegistrationPolicy {
             trusted_issuers: vec![TrustedIssuer {
                 issuer: ISSUER.into(),
                 algorithm: Algorithm::HS256,
-                key: DecodingKey::from_secret(KEY),
+                key: DecodingKey::from_secret(KEY).expect("a non-empty HMAC key"),
             }],
             required: false,
         },
@@ -614,7 +614,7 @@ fn statement(claims: Value, key: &[u8]) -> String {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
-        &EncodingKey::from_secret(key),
+        &EncodingKey::from_secret(key).expect("a non-empty HMAC key"),
     )
     .expect("sign")
 }

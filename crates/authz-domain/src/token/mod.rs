@@ -1,9 +1,15 @@
-//! The token endpoint's rules (RFC 6749 §3.2, §4.1.3, §5, §6): client authentication, refresh
-//! token families with rotation and reuse detection.
+//! The token endpoint's rules (RFC 6749 §3.2, §4.1.3, §5, §6) and the tokens it issues: client
+//! authentication, refresh token families with rotation and reuse detection, and JWT access
+//! tokens (RFC 9068), signed with the [`crate::keys::KeyRing`] and verified by
+//! [`AccessTokenVerifier`], which resource servers written in Rust can embed.
 
+mod access_token;
 mod client_auth;
 pub mod refresh;
 
+pub use access_token::{
+    AccessTokenClaims, AccessTokenError, AccessTokenVerifier, ACCESS_TOKEN_TYPE,
+};
 pub use client_auth::{
     ClientAuthError, ClientAuthenticator, PresentedClient, VerifiedSecrets, INVALID_CLIENT_MESSAGE,
 };
@@ -11,3 +17,6 @@ pub use refresh::{
     RefreshDecider, RefreshDecision, RefreshFamily, RefreshRefusal, RefreshTokenRecord,
     RefreshTokenRepository, RefreshWrite, REFRESH_TOKEN_PREFIX,
 };
+
+#[cfg(test)]
+mod tests;
