@@ -3,7 +3,21 @@
 //! environment variables. Unknown keys are errors; every value is checked at start and a bad one
 //! stops the server with a message naming the key, the value and what is expected.
 
-use std::net::SocketAddr;
+mod admin;
+mod database;
+mod limits;
+mod logging;
+mod registration;
+mod server;
+mod validators;
+
+pub use admin::AdminSettings;
+pub use database::{DatabaseSettings, SqliteSynchronousSetting};
+pub use limits::{Argon2Config, LimitSettings};
+pub use logging::{LogFormat, LoggingSettings};
+pub use registration::{RegistrationSettings, SoftwareStatementSettings, TrustedIssuerSettings};
+pub use server::ServerSettings;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,16 +28,16 @@ use authz_domain::clients::{
     CredentialPolicy, DecodingKey, JwtAlgorithm, JwtError, RedirectUriPolicy, RegistrationPolicy,
     SoftwareStatementPolicy, TrustedIssuer,
 };
-use authz_domain::credentials::{Argon2Settings, MIN_SECRET_BYTES};
+use authz_domain::credentials::Argon2Settings;
 use authz_domain::values::{GrantType, Scope, TokenEndpointAuthMethod};
 use authz_http::HttpSettings;
 use authz_storage::{DatabaseOptions, SqliteSynchronous};
 use config::{Config, Environment, File, FileFormat};
 use garde::Validate;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-const EMBEDDED_DEFAULTS: &str = include_str!("../../../config/default.toml");
+const EMBEDDED_DEFAULTS: &str = include_str!("../../../../config/default.toml");
 
 /// Keys holding lists; in environment variables and overrides their items are comma-separated.
 const LIST_KEYS: &[&str] = &[
@@ -59,324 +73,6 @@ pub struct Settings {
     #[garde(dive)]
     pub logging: LoggingSettings,
 }
-
-/// `[server]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Listen address, `host:port`.
-    #[garde(custom(socket_addr))]
-    pub bind: String,
-    /// The issuer URL.
-    #[garde(custom(base_url))]
-    pub public_base_url: String,
-    /// `service_documentation`; empty means `{public_base_url}/docs`.
-    #[garde(custom(optional_url))]
-    pub service_documentation: String,
-    /// HTTP workers; 0 means one per core.
-    #[garde(range(max = 256))]
-    pub workers: usize,
-    /// Blocking threads per worker (database work and Argon2 hashing).
-    #[garde(range(min = 1, max = 512))]
-    pub blocking_threads: usize,
-    /// Grace period for requests in flight at shutdown.
-    #[garde(range(max = 3600))]
-    pub shutdown_timeout_secs: u64,
-    /// How long a client may take to send its request head.
-    #[garde(range(min = 100, max = 600_000))]
-    pub client_request_timeout_ms: u64,
-}
-
-/// `[database]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    /// `sqlite://PATH` or `postgres://…`.
-    #[garde(custom(database_url))]
-    #[serde(serialize_with = "redacted_url")]
-    pub url: String,
-    /// Most open connections.
-    #[garde(range(min = 1, max = 1024))]
-    pub pool_size: u32,
-    /// Apply migrations when serving starts.
-    #[garde(skip)]
-    pub migrate_on_start: bool,
-    /// How long a request waits for a connection.
-    #[garde(range(min = 1, max = 300))]
-    pub connect_timeout_secs: u64,
-    /// `normal` or `full`.
-    #[garde(skip)]
-    pub sqlite_synchronous: SqliteSynchronousSetting,
-    /// SQLite lock wait.
-    #[garde(range(max = 600_000))]
-    pub sqlite_busy_timeout_ms: u64,
-}
-
-/// `database.sqlite_synchronous`.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SqliteSynchronousSetting {
-    /// WAL + NORMAL.
-    Normal,
-    /// WAL + FULL.
-    Full,
-}
-
-/// `[registration]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct RegistrationSettings {
-    /// `false`: `/register` answers 404.
-    #[garde(skip)]
-    pub enabled: bool,
-    /// MCP authorization profile.
-    #[garde(skip)]
-    pub mcp_profile: bool,
-    /// Grant types clients may register.
-    #[garde(length(min = 1), inner(custom(grant_type)))]
-    pub allowed_grant_types: Vec<String>,
-    /// Token endpoint auth methods clients may register.
-    #[garde(length(min = 1), inner(custom(auth_method)))]
-    pub allowed_auth_methods: Vec<String>,
-    /// Private-use redirect URI schemes for native apps.
-    #[garde(skip)]
-    pub allow_private_use_schemes: bool,
-    /// Plain http redirect URIs on non-loopback hosts.
-    #[garde(skip)]
-    pub allow_http_non_loopback: bool,
-    /// Scope registered when a client asks for none.
-    #[garde(custom(scope_string))]
-    pub default_scope: String,
-    /// The only scope tokens clients may register; empty means any.
-    #[garde(inner(custom(scope_token)))]
-    pub allowed_scopes: Vec<String>,
-    /// Random bytes in a client secret.
-    #[garde(range(min = MIN_SECRET_BYTES, max = 512))]
-    pub secret_bytes: usize,
-    /// Client secret lifetime; 0 never expires.
-    #[garde(skip)]
-    pub secret_lifetime_secs: u64,
-    /// Registration access token lifetime; 0 never expires.
-    #[garde(skip)]
-    pub registration_token_lifetime_secs: u64,
-    /// Rotate the registration access token on update.
-    #[garde(skip)]
-    pub rotate_registration_token_on_update: bool,
-    /// Rotate the registration access token on read.
-    #[garde(skip)]
-    pub rotate_registration_token_on_read: bool,
-    /// `[registration.software_statement]`.
-    #[garde(dive)]
-    pub software_statement: SoftwareStatementSettings,
-}
-
-/// `[registration.software_statement]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct SoftwareStatementSettings {
-    /// Refuse registrations without a statement.
-    #[garde(skip)]
-    pub required: bool,
-    /// Issuers whose statements are accepted.
-    #[garde(dive)]
-    pub trusted_issuers: Vec<TrustedIssuerSettings>,
-}
-
-/// One `[[registration.software_statement.trusted_issuers]]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct TrustedIssuerSettings {
-    /// The `iss` its statements carry.
-    #[garde(length(min = 1))]
-    pub issuer: String,
-    /// `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `EdDSA`, `HS256`, `HS384`, `HS512`.
-    #[garde(custom(jwt_algorithm))]
-    pub algorithm: String,
-    /// PEM public key, for the asymmetric algorithms.
-    #[serde(default)]
-    #[garde(skip)]
-    pub public_key_pem: Option<String>,
-    /// Shared secret, for the HS algorithms.
-    #[serde(default, skip_serializing)]
-    #[garde(skip)]
-    pub hmac_secret: Option<SecretString>,
-}
-
-/// `[admin]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct AdminSettings {
-    /// `false`: `/admin` answers 404.
-    #[garde(skip)]
-    pub enabled: bool,
-    /// Grant types an administrator may give a client.
-    #[garde(length(min = 1), inner(custom(grant_type)))]
-    pub allowed_grant_types: Vec<String>,
-    /// Page size when none is asked for.
-    #[garde(range(min = 1, max = 1000))]
-    pub default_per_page: u64,
-    /// Largest page size.
-    #[garde(range(min = 1, max = 1000))]
-    pub max_per_page: u64,
-    /// Longest grace period of a rotated secret.
-    #[garde(range(max = 31_622_400))]
-    pub max_secret_grace_period_secs: u64,
-}
-
-/// `[limits]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct LimitSettings {
-    /// Largest JSON body.
-    #[garde(range(min = 1024, max = 16_777_216))]
-    pub max_body_bytes: usize,
-    /// Most redirect URIs per client.
-    #[garde(range(min = 1, max = 1000))]
-    pub max_redirect_uris: usize,
-    /// Longest URI.
-    #[garde(range(min = 64, max = 65_536))]
-    pub max_uri_length: usize,
-    /// Longest client name, in characters.
-    #[garde(range(min = 1, max = 10_000))]
-    pub max_client_name_chars: usize,
-    /// Most contacts.
-    #[garde(range(max = 1000))]
-    pub max_contacts: usize,
-}
-
-/// `[argon2]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct Argon2Config {
-    /// Memory cost in KiB.
-    #[garde(range(min = 8, max = 4_194_304))]
-    pub memory_kib: u32,
-    /// Passes.
-    #[garde(range(min = 1, max = 100))]
-    pub iterations: u32,
-    /// Lanes.
-    #[garde(range(min = 1, max = 64))]
-    pub parallelism: u32,
-    /// Hashes at once; 0 means one per core.
-    #[garde(range(max = 1024))]
-    pub max_concurrent_hashes: usize,
-}
-
-/// `[logging]`.
-#[derive(Debug, Deserialize, Serialize, Validate)]
-#[serde(deny_unknown_fields)]
-pub struct LoggingSettings {
-    /// `json` or `pretty`.
-    #[garde(skip)]
-    pub format: LogFormat,
-    /// An `EnvFilter` directive string; `RUST_LOG` overrides it.
-    #[garde(custom(log_filter))]
-    pub level: String,
-}
-
-/// `logging.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One JSON object per line.
-    Json,
-    /// Human-readable.
-    Pretty,
-}
-
-fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&authz_storage::redact_url(url))
-}
-
-// --- custom validators -----------------------------------------------------------------------
-
-fn socket_addr(value: &str, _: &()) -> garde::Result {
-    value.parse::<SocketAddr>().map(|_| ()).map_err(|_| {
-        garde::Error::new(
-            "expected host:port with an IP address, such as 127.0.0.1:8080 or [::]:8080",
-        )
-    })
-}
-
-fn base_url(value: &str, _: &()) -> garde::Result {
-    let url = url::Url::parse(value).map_err(|e| {
-        garde::Error::new(format!(
-            "not an absolute URL ({e}); expected such as https://auth.example.com"
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(garde::Error::new(
-            "expected an http or https URL with a host",
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(garde::Error::new(
-            "an issuer URL has no query or fragment (RFC 8414 §2)",
-        ));
-    }
-    Ok(())
-}
-
-fn optional_url(value: &str, ctx: &()) -> garde::Result {
-    if value.is_empty() {
-        Ok(())
-    } else {
-        base_url(value, ctx)
-    }
-}
-
-fn database_url(value: &str, _: &()) -> garde::Result {
-    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        return Ok(());
-    }
-    match value.strip_prefix("sqlite://") {
-        Some(path) if !path.is_empty() => Ok(()),
-        _ => Err(garde::Error::new(
-            "expected sqlite://PATH (such as sqlite://data/authz.sqlite3) or postgres://USER:PASSWORD@HOST/DB",
-        )),
-    }
-}
-
-fn grant_type(value: &str, _: &()) -> garde::Result {
-    GrantType::from_wire(value).map(|_| ()).ok_or_else(|| {
-        garde::Error::new("expected authorization_code, refresh_token or client_credentials")
-    })
-}
-
-fn auth_method(value: &str, _: &()) -> garde::Result {
-    TokenEndpointAuthMethod::from_wire(value)
-        .map(|_| ())
-        .ok_or_else(|| {
-            garde::Error::new("expected none, client_secret_basic or client_secret_post")
-        })
-}
-
-fn scope_string(value: &str, _: &()) -> garde::Result {
-    Scope::parse(value).map(|_| ()).map_err(garde::Error::new)
-}
-
-fn scope_token(value: &str, _: &()) -> garde::Result {
-    match Scope::parse(value) {
-        Ok(Some(s)) if s.as_str() == value => Ok(()),
-        _ => Err(garde::Error::new(
-            "expected one scope token (printable ASCII, no spaces, '\"' or '\\')",
-        )),
-    }
-}
-
-fn jwt_algorithm(value: &str, _: &()) -> garde::Result {
-    value.parse::<JwtAlgorithm>().map(|_| ()).map_err(|_| {
-        garde::Error::new("expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256, HS384 or HS512")
-    })
-}
-
-fn log_filter(value: &str, _: &()) -> garde::Result {
-    tracing_subscriber::EnvFilter::try_new(value)
-        .map(|_| ())
-        .map_err(|e| garde::Error::new(format!("not a tracing filter ({e}); expected such as \"info\" or \"info,authz_http=debug\"")))
-}
-
-// --- loading ---------------------------------------------------------------------------------
 
 /// Where settings come from.
 #[derive(Debug, Clone, Default)]
