@@ -22,6 +22,7 @@ fn claims() -> AccessTokenClaims {
         exp: i64::from(i32::MAX),
         jti: "5f0a6a1c-2f5e-4c1b-9f4a-2f5d0c8f1e77".into(),
         auth_time: Some(now),
+        grant_id: None,
     }
 }
 

@@ -21,6 +21,7 @@
 //!     exp: now + 3600,
 //!     jti: "5f0a6a1c-2f5e-4c1b-9f4a-2f5d0c8f1e77".into(),
 //!     auth_time: Some(now - 30),
+//!     grant_id: None,
 //! };
 //! let token = ring.sign_access_token(&claims)?;
 //!
@@ -80,6 +81,12 @@ pub struct AccessTokenClaims {
     /// When the user authenticated (OpenID Connect Core §2); absent for client credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The refresh token family (the grant) this token was issued under; absent for client
+    /// credentials. Not a registered claim: introspection uses it to report every token of a
+    /// revoked family inactive at once (RFC 7009 §2.1 lets revoking a refresh token revoke the
+    /// access tokens of the same grant). It names no person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 mod audience {

@@ -6,6 +6,7 @@
 mod access_token;
 mod client_auth;
 pub mod refresh;
+mod revocation;
 
 pub use access_token::{
     AccessTokenClaims, AccessTokenError, AccessTokenVerifier, ACCESS_TOKEN_TYPE,
@@ -17,6 +18,7 @@ pub use refresh::{
     RefreshDecider, RefreshDecision, RefreshFamily, RefreshRefusal, RefreshTokenRecord,
     RefreshTokenRepository, RefreshWrite, REFRESH_TOKEN_PREFIX,
 };
+pub use revocation::{AccessTokenRevocationRepository, InMemoryAccessTokenRevocations};
 
 #[cfg(test)]
 mod tests;

@@ -179,8 +179,20 @@ pub trait RefreshTokenRepository: Send + Sync + Debug {
     /// Revokes a family at `at` (idempotent; `false` when there is no such family).
     fn revoke_family(&self, family_id: &str, at: i64) -> Result<bool, RepositoryError>;
 
-    /// Whether the family exists and is not revoked (introspection of access tokens).
+    /// Whether the family exists, is not revoked and has not expired at `now` (introspection
+    /// of access tokens).
     fn family_is_active(&self, family_id: &str, now: i64) -> Result<bool, RepositoryError>;
+
+    /// Revokes every live family of `client_id` at `at` (the client's secret was rotated away
+    /// or an administrator asked); returns how many.
+    fn revoke_client_families(&self, client_id: &str, at: i64) -> Result<u64, RepositoryError>;
+
+    /// Revokes every live family of `user_id` at `at` (the user was disabled); returns how many.
+    fn revoke_user_families(&self, user_id: &str, at: i64) -> Result<u64, RepositoryError>;
+
+    /// Deletes families (and their tokens) that expired or were revoked before `before`;
+    /// returns how many families.
+    fn purge(&self, before: i64) -> Result<u64, RepositoryError>;
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ fn claims() -> AccessTokenClaims {
         exp: NOW + 600,
         jti: "jti-1".into(),
         auth_time: Some(NOW - 5),
+        grant_id: None,
     }
 }
 
