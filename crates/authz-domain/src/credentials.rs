@@ -73,7 +73,7 @@ impl RandomSource for SystemRandomSource {
     }
 }
 
-fn random_b64(rng: &dyn RandomSource, bytes: usize) -> Result<String, CredentialError> {
+pub(crate) fn random_b64(rng: &dyn RandomSource, bytes: usize) -> Result<String, CredentialError> {
     let mut buf = vec![0u8; bytes];
     rng.fill(&mut buf)?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
@@ -287,6 +287,11 @@ impl CredentialIssuer {
             hasher,
             secret_bytes: secret_bytes.max(MIN_SECRET_BYTES),
         })
+    }
+
+    /// The random source everything is drawn from.
+    pub fn rng(&self) -> &dyn RandomSource {
+        self.rng.as_ref()
     }
 
     /// The hasher secrets are hashed and verified with.

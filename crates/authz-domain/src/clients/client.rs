@@ -124,8 +124,12 @@ pub struct ClientSettings {
     /// Refresh token lifetime in seconds (at least the access token lifetime, at most a year);
     /// `0` means refresh tokens do not expire.
     pub refresh_token_lifetime_secs: u64,
-    /// Issue a new refresh token on every use and invalidate the old one.
+    /// Issue a new refresh token on every use and invalidate the old one (public clients always
+    /// rotate, whatever this says).
     pub rotate_refresh_tokens: bool,
+    /// The client may call the introspection endpoint (RFC 7662): a resource server. Only an
+    /// administrator can set it; it needs a confidential client.
+    pub allow_introspection: bool,
 }
 
 impl Default for ClientSettings {
@@ -135,6 +139,7 @@ impl Default for ClientSettings {
             access_token_lifetime_secs: 3600,
             refresh_token_lifetime_secs: 30 * 24 * 3600,
             rotate_refresh_tokens: true,
+            allow_introspection: false,
         }
     }
 }
@@ -144,6 +149,7 @@ const SETTINGS_MEMBERS: &[&str] = &[
     "access_token_lifetime_secs",
     "refresh_token_lifetime_secs",
     "rotate_refresh_tokens",
+    "allow_introspection",
 ];
 
 impl ClientSettings {
@@ -199,6 +205,7 @@ impl ClientSettings {
         let settings = Self {
             require_consent: flag("require_consent", defaults.require_consent)?,
             rotate_refresh_tokens: flag("rotate_refresh_tokens", defaults.rotate_refresh_tokens)?,
+            allow_introspection: flag("allow_introspection", defaults.allow_introspection)?,
             access_token_lifetime_secs: seconds(
                 "access_token_lifetime_secs",
                 defaults.access_token_lifetime_secs,

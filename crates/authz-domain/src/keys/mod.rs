@@ -21,6 +21,7 @@ mod encryption;
 mod jwk;
 mod lifecycle;
 mod service;
+mod shared;
 mod signing_key;
 
 pub use algorithm::SigningAlgorithm;
@@ -28,6 +29,7 @@ pub use encryption::{EncryptedPrivateKey, KeyEncryptionKey};
 pub use jwk::{JwkSet, PublicJwk};
 pub use lifecycle::{KeyPolicy, KeyRing, SigningKeyRecord, DEFAULT_LEEWAY_SECS};
 pub use service::{InMemorySigningKeyRepository, KeyService, SigningKeyRepository, SYSTEM_ACTOR};
+pub use shared::{LoadedRing, SharedKeyRing};
 pub use signing_key::{SigningKey, MIN_RSA_BITS};
 
 use crate::client_registration::RepositoryError;

@@ -213,7 +213,8 @@ impl KeyRing {
 pub struct AccessTokenVerifier {
     keys: HashMap<String, (SigningAlgorithm, DecodingKey)>,
     issuer: String,
-    audience: String,
+    /// `None`: any audience (the authorization server's own introspection).
+    audience: Option<String>,
     leeway_secs: i64,
     clock: Arc<dyn Clock>,
 }
@@ -253,10 +254,19 @@ impl AccessTokenVerifier {
         Ok(Self {
             keys,
             issuer: issuer.into(),
-            audience: audience.into(),
+            audience: Some(audience.into()),
             leeway_secs: DEFAULT_LEEWAY_SECS,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// A verifier that accepts any audience: for the authorization server itself, which
+    /// introspects tokens issued for every resource (RFC 7662). Resource servers use
+    /// [`AccessTokenVerifier::new`], which checks that the token is meant for them.
+    pub fn for_any_audience(jwks: &JwkSet, issuer: impl Into<String>) -> Result<Self, KeyError> {
+        let mut verifier = Self::new(jwks, issuer, "")?;
+        verifier.audience = None;
+        Ok(verifier)
     }
 
     /// [`AccessTokenVerifier::new`] over a JWK Set's JSON text (a `/jwks.json` document).
@@ -335,15 +345,17 @@ impl AccessTokenVerifier {
                 found: found.chars().take(256).collect(),
             });
         }
-        let for_us = match claims.get("aud") {
-            Some(Value::String(aud)) => *aud == self.audience,
-            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(&self.audience)),
-            _ => false,
-        };
-        if !for_us {
-            return Err(AccessTokenError::WrongAudience {
-                expected: self.audience.clone(),
-            });
+        if let Some(audience) = &self.audience {
+            let for_us = match claims.get("aud") {
+                Some(Value::String(aud)) => aud == audience,
+                Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
+                _ => false,
+            };
+            if !for_us {
+                return Err(AccessTokenError::WrongAudience {
+                    expected: audience.clone(),
+                });
+            }
         }
         let now = self.clock.now();
         let Some(exp) = claims.get("exp").and_then(Value::as_i64) else {

@@ -319,6 +319,11 @@ impl ClientAuthenticator {
         })
     }
 
+    /// The client with this id, if it exists (no authentication).
+    pub fn client(&self, client_id: &str) -> Result<Option<Client>, RepositoryError> {
+        self.clients.find(client_id)
+    }
+
     /// The registered client, if `presented` authenticates it.
     ///
     /// `invalid_client` when the client is unknown or deleted, when it presented another method

@@ -5,8 +5,10 @@
 
 mod access_token;
 mod client_auth;
+mod memory;
 pub mod refresh;
 mod revocation;
+mod service;
 
 pub use access_token::{
     AccessTokenClaims, AccessTokenError, AccessTokenVerifier, ACCESS_TOKEN_TYPE,
@@ -14,11 +16,17 @@ pub use access_token::{
 pub use client_auth::{
     ClientAuthError, ClientAuthenticator, PresentedClient, VerifiedSecrets, INVALID_CLIENT_MESSAGE,
 };
+pub use memory::InMemoryRefreshTokens;
 pub use refresh::{
     RefreshDecider, RefreshDecision, RefreshFamily, RefreshRefusal, RefreshTokenRecord,
     RefreshTokenRepository, RefreshWrite, REFRESH_TOKEN_PREFIX,
 };
 pub use revocation::{AccessTokenRevocationRepository, InMemoryAccessTokenRevocations};
+pub use service::{
+    FormParams, Introspection, TokenError, TokenPolicy, TokenResponse, TokenService, TokenStores,
+};
 
+#[cfg(test)]
+mod service_tests;
 #[cfg(test)]
 mod tests;

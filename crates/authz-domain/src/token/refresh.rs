@@ -76,7 +76,7 @@ pub enum RefreshRefusal {
 }
 
 /// What to do with a refresh request, decided inside the family's transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshDecision {
     /// Issue an access token. `rotate`: also issue a successor refresh token and mark the
     /// presented one rotated; otherwise the presented token stays valid and is returned again.
@@ -154,11 +154,13 @@ pub type RefreshDecider<'a> = dyn FnMut(Option<(&RefreshTokenRecord, &RefreshFam
 
 /// Storage of refresh token families and their tokens.
 pub trait RefreshTokenRepository: Send + Sync + Debug {
-    /// Stores a new family with its first token (the code exchange), in one transaction.
+    /// Stores a new family with its first token (the code exchange), in one transaction. A
+    /// family without a token is stored too (`first` is `None` for clients not registered for
+    /// `refresh_token`): its access tokens name it, so revoking it still ends them.
     fn create_family(
         &self,
         family: &RefreshFamily,
-        first: &RefreshTokenRecord,
+        first: Option<&RefreshTokenRecord>,
     ) -> Result<(), RepositoryError>;
 
     /// In one transaction that holds the family's lock: finds the token with `digest` and its
