@@ -9,6 +9,7 @@ mod audit;
 pub mod clients;
 mod database;
 mod error;
+mod keys;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -19,4 +20,5 @@ pub use database::{
     redact_url, Backend, Database, DatabaseOptions, DbConnection, SqliteSynchronous,
 };
 pub use error::StorageError;
+pub use keys::DieselSigningKeys;
 pub use users::DieselUserStore;
