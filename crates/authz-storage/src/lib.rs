@@ -6,6 +6,7 @@
 //! `authz-domain` declares; every write that touches more than one row is one transaction.
 
 mod audit;
+mod authorization;
 pub mod clients;
 mod database;
 mod error;
@@ -16,6 +17,7 @@ pub mod test_support;
 pub mod users;
 
 pub use audit::DieselAuditLog;
+pub use authorization::DieselAuthorizationStore;
 pub use database::{
     redact_url, Backend, Database, DatabaseOptions, DbConnection, SqliteSynchronous,
 };
