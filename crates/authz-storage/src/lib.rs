@@ -14,6 +14,7 @@ mod keys;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod tokens;
 pub mod users;
 
 pub use audit::DieselAuditLog;
@@ -23,4 +24,5 @@ pub use database::{
 };
 pub use error::StorageError;
 pub use keys::DieselSigningKeys;
+pub use tokens::DieselTokenStore;
 pub use users::DieselUserStore;
