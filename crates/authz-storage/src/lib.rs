@@ -6,17 +6,23 @@
 //! `authz-domain` declares; every write that touches more than one row is one transaction.
 
 mod audit;
+mod authorization;
 pub mod clients;
 mod database;
 mod error;
+mod keys;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod tokens;
 pub mod users;
 
 pub use audit::DieselAuditLog;
+pub use authorization::DieselAuthorizationStore;
 pub use database::{
     redact_url, Backend, Database, DatabaseOptions, DbConnection, SqliteSynchronous,
 };
 pub use error::StorageError;
+pub use keys::DieselSigningKeys;
+pub use tokens::DieselTokenStore;
 pub use users::DieselUserStore;

@@ -113,6 +113,83 @@ diesel::table! {
 
 diesel::joinable!(consents -> users (user_id));
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        public_jwk -> Text,
+        encrypted_private_key -> Binary,
+        created_at -> BigInt,
+        activates_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+        remove_after -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    pending_authorizations (id_digest) {
+        id_digest -> Binary,
+        request -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        user_id -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        csrf_key -> Binary,
+    }
+}
+
+diesel::table! {
+    authorization_codes (digest) {
+        digest -> Binary,
+        client_id -> Text,
+        redirect_uri -> Nullable<Text>,
+        code_challenge -> Text,
+        scope -> Text,
+        resources -> Text,
+        user_id -> Text,
+        auth_time -> BigInt,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        family_id -> Text,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_families (family_id) {
+        family_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        scope -> Text,
+        resources -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(refresh_families -> clients (client_id));
+
+diesel::table! {
+    refresh_tokens (token_digest) {
+        token_digest -> Binary,
+        family_id -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        rotated_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     registration_access_tokens,
@@ -122,5 +199,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     client_counts,
     users,
     sessions,
-    consents
+    consents,
+    signing_keys,
+    pending_authorizations,
+    authorization_codes,
+    refresh_families,
+    refresh_tokens,
+    revoked_access_tokens
 );
