@@ -8,12 +8,19 @@ use actix_web::dev::Server;
 use actix_web::HttpServer;
 use anyhow::Context as _;
 use authz_domain::administration::AdminService;
-use authz_domain::clock::SystemClock;
-use authz_domain::credentials::{CredentialIssuer, SecretHasher, SystemRandomSource};
+use authz_domain::authorization::AuthorizationService;
+use authz_domain::clock::{Clock, SystemClock};
+use authz_domain::credentials::{CredentialIssuer, RandomSource, SecretHasher, SystemRandomSource};
+use authz_domain::keys::{KeyService, SharedKeyRing, SigningKeyRepository};
 use authz_domain::registration::RegistrationService;
+use authz_domain::token::{ClientAuthenticator, TokenService, TokenStores, VerifiedSecrets};
+use authz_domain::users::{ConsentService, LocalAuthenticator, UserService};
 use authz_http::{build_app, AppState};
 use authz_storage::clients::DieselClientRepository;
-use authz_storage::{Database, DieselAuditLog};
+use authz_storage::{
+    Database, DieselAuditLog, DieselAuthorizationStore, DieselSigningKeys, DieselTokenStore,
+    DieselUserStore,
+};
 
 use crate::settings::Settings;
 
@@ -23,6 +30,8 @@ pub struct Application {
     server: Server,
     database: Database,
     audit: Arc<DieselAuditLog>,
+    /// Dropping it stops the maintenance thread.
+    _maintenance: std::sync::mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -40,6 +49,20 @@ pub struct Services {
     pub registration: RegistrationService,
     /// Administration.
     pub admin: AdminService,
+    /// Users, sign-in and sessions.
+    pub users: UserService,
+    /// Remembered consents.
+    pub consents: ConsentService,
+    /// The authorization endpoint's rules.
+    pub authorization: AuthorizationService,
+    /// The token endpoint, introspection and revocation.
+    pub tokens: TokenService,
+    /// Signing keys: creation, rotation, retirement.
+    pub keys: KeyService,
+    /// The keys in force, reloaded from the database every `keys.reload_interval_secs`.
+    pub key_ring: Arc<SharedKeyRing>,
+    /// The client storage (pages look clients up by id).
+    pub clients: Arc<DieselClientRepository>,
     /// The group-commit writer of read and refusal audit records; flush it before exiting.
     pub audit: Arc<DieselAuditLog>,
 }
@@ -50,11 +73,10 @@ impl Services {
         let policy = settings.shared_policy()?;
         let hasher = SecretHasher::new(settings.argon2_settings(), settings.hash_concurrency())
             .context("argon2")?;
-        let credentials = CredentialIssuer::new(
-            Arc::new(SystemRandomSource::new()),
-            hasher,
-            policy.credentials.secret_bytes,
-        )?;
+        let rng: Arc<dyn RandomSource> = Arc::new(SystemRandomSource::new());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let credentials =
+            CredentialIssuer::new(rng.clone(), hasher.clone(), policy.credentials.secret_bytes)?;
         let audit =
             Arc::new(DieselAuditLog::start(database.clone()).context("starting the audit writer")?);
         let repo = Arc::new(DieselClientRepository::new(database.clone()));
@@ -62,20 +84,136 @@ impl Services {
             repo.clone(),
             audit.clone(),
             policy,
-            credentials,
-            Arc::new(SystemClock),
+            credentials.clone(),
+            clock.clone(),
         );
         let admin = AdminService::new(
             registration.clone(),
             repo.clone(),
-            repo,
+            repo.clone(),
             Arc::new(settings.admin_policy()?),
+        );
+
+        let user_store = Arc::new(DieselUserStore::new(database.clone()));
+        let authenticator = Arc::new(
+            LocalAuthenticator::new(
+                user_store.clone(),
+                hasher.clone(),
+                rng.as_ref(),
+                authz_domain::users::PasswordPolicy::default(),
+            )
+            .context("preparing sign-in")?,
+        );
+        let users = UserService::new(
+            user_store.clone(),
+            user_store.clone(),
+            authenticator,
+            audit.clone(),
+            hasher.clone(),
+            rng.clone(),
+            clock.clone(),
+        )
+        .with_password_policy(authz_domain::users::PasswordPolicy::default())
+        .with_session_policy(authz_domain::users::SessionPolicy::default());
+        let consents = ConsentService::new(user_store.clone(), audit.clone(), clock.clone());
+
+        let authorization_policy = settings.authorization_policy()?;
+        let authorization_store = Arc::new(DieselAuthorizationStore::new(database.clone()));
+        let authorization = AuthorizationService::new(
+            repo.clone(),
+            authorization_store.clone(),
+            authorization_store.clone(),
+            rng.clone(),
+            clock.clone(),
+            authorization_policy.clone(),
+            settings.server.public_base_url.clone(),
+        );
+
+        let key_store = Arc::new(DieselSigningKeys::new(database.clone()));
+        let has_keys = !key_store.list().context("reading signing keys")?.is_empty();
+        let kek = crate::kek::load(settings, has_keys)?;
+        let keys = KeyService::new(
+            key_store,
+            audit.clone(),
+            clock.clone(),
+            rng.clone(),
+            kek,
+            settings.key_policy()?,
+        );
+        if let Some(created) = keys
+            .ensure_initial_key()
+            .context("creating the first signing key")?
+        {
+            tracing::info!(kid = %created.kid, algorithm = %created.algorithm, "created the first signing key");
+        }
+        let key_ring = Arc::new(
+            SharedKeyRing::new(
+                settings.server.public_base_url.clone(),
+                keys.load_ring().context("loading signing keys")?,
+                clock.now(),
+            )
+            .context("loading signing keys")?,
+        );
+
+        let token_store = Arc::new(DieselTokenStore::new(database.clone()));
+        let verified = Arc::new(VerifiedSecrets::new(
+            rng.as_ref(),
+            settings.tokens.verified_secret_cache_secs,
+            100_000,
+        )?);
+        let client_auth =
+            ClientAuthenticator::new(repo.clone(), hasher, clock.clone(), verified, rng.as_ref())?;
+        let tokens = TokenService::new(
+            client_auth,
+            TokenStores {
+                codes: authorization_store,
+                refresh: token_store.clone(),
+                revocations: token_store,
+                users: user_store,
+                audit: audit.clone(),
+            },
+            key_ring.clone(),
+            credentials,
+            clock,
+            settings.token_policy()?,
+            Arc::new(authorization_policy),
         );
         Ok(Self {
             registration,
             admin,
+            users,
+            consents,
+            authorization,
+            tokens,
+            keys,
+            key_ring,
+            clients: repo,
             audit,
         })
+    }
+
+    /// Deletes what expired: pending authorization requests, codes (kept a day past their
+    /// lifetime so a late replay is still recognised and revokes its grant), refresh families
+    /// expired or revoked over a day ago, revocations of expired access tokens, and sessions.
+    pub fn purge_expired(&self) -> anyhow::Result<()> {
+        self.authorization.purge_expired()?;
+        self.tokens.purge_expired()?;
+        self.users.purge_expired_sessions()?;
+        Ok(())
+    }
+
+    /// Re-reads the signing keys, so a rotation made by the command line or another instance
+    /// takes effect here. Errors are logged; the keys in force stay.
+    pub fn reload_keys(&self) {
+        let now = SystemClock.now();
+        match self.keys.load_ring() {
+            Ok(ring) => {
+                if let Err(e) = self.key_ring.replace(ring, now) {
+                    tracing::error!(error = %e, "reloading signing keys");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reloading signing keys"),
+        }
     }
 }
 
@@ -101,6 +239,31 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     Ok(database)
 }
 
+/// Background upkeep on a plain thread (it blocks on the database): reload the signing keys so
+/// every instance follows rotations, and purge expired pending requests, codes, refresh
+/// families and access-token revocations so those tables stay small.
+/// It stops when the returned sender is dropped (with the [`Application`]).
+fn spawn_maintenance(services: Services, settings: &Settings) -> std::sync::mpsc::Sender<()> {
+    let interval = Duration::from_secs(settings.keys.reload_interval_secs);
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("authz-maintenance".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(interval)
+            {
+                services.reload_keys();
+                if let Err(e) = services.purge_expired() {
+                    tracing::warn!(error = %e, "purging expired authorization state");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the maintenance thread; keys will not reload");
+    }
+    stop
+}
+
 impl Application {
     /// Opens the database (migrating it unless `database.migrate_on_start = false`) and binds
     /// `server.bind`.
@@ -113,16 +276,17 @@ impl Application {
     /// As [`Application::build`], on a listener the caller bound (tests bind port 0).
     pub fn build_with_listener(settings: &Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let database = open_database(settings)?;
-        let Services {
-            registration,
-            admin,
-            audit,
-        } = Services::build(settings, &database)?;
+        let services = Services::build(settings, &database)?;
+        let audit = services.audit.clone();
         let state = AppState {
-            registration,
-            admin,
-            settings: settings.http_settings(),
+            registration: services.registration.clone(),
+            admin: services.admin.clone(),
+            tokens: services.tokens.clone(),
+            keys: services.key_ring.clone(),
+            clock: Arc::new(SystemClock),
+            settings: settings.http_settings()?,
         };
+        let maintenance = spawn_maintenance(services, settings);
 
         let port = listener.local_addr()?.port();
         // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
@@ -153,6 +317,7 @@ impl Application {
             server,
             database,
             audit,
+            _maintenance: maintenance,
         })
     }
 

@@ -13,8 +13,26 @@ use crate::AppState;
 pub(crate) fn metadata(state: &AppState) -> AuthorizationServerMetadata {
     let policy = state.registration.policy();
     let base = state.settings.public_base_url.trim_end_matches('/');
+    let methods: Vec<String> = policy
+        .allowed_auth_methods
+        .iter()
+        .map(|m| m.as_str().to_owned())
+        .collect();
+    let secret_methods: Vec<String> = ["client_secret_basic", "client_secret_post"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     AuthorizationServerMetadata {
         issuer: state.settings.public_base_url.clone(),
+        authorization_endpoint: format!("{base}/authorize"),
+        token_endpoint: format!("{base}/token"),
+        jwks_uri: format!("{base}/jwks.json"),
+        introspection_endpoint: format!("{base}/introspect"),
+        introspection_endpoint_auth_methods_supported: secret_methods,
+        revocation_endpoint: format!("{base}/revoke"),
+        revocation_endpoint_auth_methods_supported: methods.clone(),
+        response_modes_supported: vec!["query".into()],
+        authorization_response_iss_parameter_supported: true,
         registration_endpoint: state
             .settings
             .registration_enabled
@@ -25,13 +43,13 @@ pub(crate) fn metadata(state: &AppState) -> AuthorizationServerMetadata {
             .iter()
             .map(|g| g.as_str().to_owned())
             .collect(),
-        token_endpoint_auth_methods_supported: policy
-            .allowed_auth_methods
-            .iter()
-            .map(|m| m.as_str().to_owned())
-            .collect(),
+        token_endpoint_auth_methods_supported: methods,
         code_challenge_methods_supported: vec!["S256".into()],
-        scopes_supported: policy.allowed_scopes.clone(),
+        scopes_supported: state
+            .settings
+            .scopes_supported
+            .clone()
+            .or_else(|| policy.allowed_scopes.clone()),
         service_documentation: state.settings.service_documentation.clone(),
     }
 }

@@ -231,11 +231,29 @@ pub fn registration_client_uri(public_base_url: &str, client_id: &str) -> String
 pub struct AuthorizationServerMetadata {
     /// Exactly `server.public_base_url`.
     pub issuer: String,
+    /// The authorization endpoint (RFC 6749 §3.1).
+    pub authorization_endpoint: String,
+    /// The token endpoint (RFC 6749 §3.2).
+    pub token_endpoint: String,
+    /// The JWK Set with the keys access tokens are signed with.
+    pub jwks_uri: String,
     /// The RFC 7591 registration endpoint (absent when registration is turned off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
+    /// The RFC 7662 introspection endpoint.
+    pub introspection_endpoint: String,
+    /// How callers of the introspection endpoint authenticate.
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// The RFC 7009 revocation endpoint.
+    pub revocation_endpoint: String,
+    /// How callers of the revocation endpoint authenticate.
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
     /// Always `["code"]`.
     pub response_types_supported: Vec<String>,
+    /// Always `["query"]`.
+    pub response_modes_supported: Vec<String>,
+    /// Always `true`: authorization responses carry `iss` (RFC 9207).
+    pub authorization_response_iss_parameter_supported: bool,
     /// Grant types a client may register.
     pub grant_types_supported: Vec<String>,
     /// Token endpoint authentication methods a client may register.

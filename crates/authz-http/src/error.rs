@@ -10,6 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use authz_domain::error::{ErrorCode, RegistrationError};
+use authz_domain::token::TokenError;
 use paperclip::actix::api_v2_errors;
 
 use crate::dto::ErrorBody;
@@ -49,6 +50,9 @@ pub enum ApiError {
     /// A domain refusal or failure.
     #[error(transparent)]
     Registration(#[from] RegistrationError),
+    /// A refusal or failure of the token, introspection or revocation endpoint (RFC 6749 §5.2).
+    #[error(transparent)]
+    Token(#[from] TokenError),
     /// The request is malformed before the domain sees it (body, content type).
     #[error("{0}")]
     InvalidRequest(String),
@@ -64,6 +68,7 @@ impl ApiError {
     fn code(&self) -> ErrorCode {
         match self {
             Self::Registration(e) => e.code(),
+            Self::Token(e) => e.code(),
             Self::InvalidRequest(_) | Self::PayloadTooLarge(_) => ErrorCode::InvalidRequest,
             Self::Internal(_) => ErrorCode::ServerError,
         }
@@ -93,7 +98,7 @@ impl ResponseError for ApiError {
         match self.code() {
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidToken | ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             ErrorCode::AccessDenied | ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict => StatusCode::CONFLICT,
@@ -123,6 +128,10 @@ impl ResponseError for ApiError {
                 Some(format!(
                     "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
                 ))
+            }
+            // RFC 6749 §5.2: a client that tried HTTP Basic gets a Basic challenge.
+            Self::Token(TokenError::InvalidClient { basic: true, .. }) => {
+                Some(format!("Basic realm=\"{REALM}\""))
             }
             _ => None,
         };

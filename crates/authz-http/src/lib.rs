@@ -10,17 +10,24 @@ pub mod discovery;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod form;
 pub mod middleware;
 pub mod registration;
 pub mod responses;
+pub mod tokens;
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
+use std::sync::Arc;
+
 use authz_domain::administration::AdminService;
+use authz_domain::clock::Clock;
+use authz_domain::keys::SharedKeyRing;
 use authz_domain::registration::RegistrationService;
+use authz_domain::token::TokenService;
 use paperclip::actix::{web, OpenApiExt};
 use paperclip::v2::models::{DefaultApiRaw, Info, Tag};
 use tracing_actix_web::TracingLogger;
@@ -41,6 +48,11 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// `service_documentation` in the metadata.
     pub service_documentation: String,
+    /// `Cache-Control: max-age` of `/jwks.json`, in seconds: shorter than the publish-ahead time
+    /// of a key rotation.
+    pub jwks_max_age_secs: u64,
+    /// `scopes_supported` in the metadata: the scopes the authorization endpoint offers.
+    pub scopes_supported: Option<Vec<String>>,
 }
 
 impl HttpSettings {
@@ -52,6 +64,8 @@ impl HttpSettings {
             registration_enabled: true,
             admin_enabled: true,
             max_body_bytes: 64 * 1024,
+            jwks_max_age_secs: 300,
+            scopes_supported: None,
         }
     }
 }
@@ -63,6 +77,12 @@ pub struct AppState {
     pub registration: RegistrationService,
     /// The administration use cases.
     pub admin: AdminService,
+    /// The token endpoint, introspection and revocation.
+    pub tokens: TokenService,
+    /// The signing keys in force (`/jwks.json`).
+    pub keys: Arc<SharedKeyRing>,
+    /// The clock the handlers read.
+    pub clock: Arc<dyn Clock>,
     /// HTTP settings.
     pub settings: HttpSettings,
 }
@@ -94,6 +114,13 @@ fn spec() -> DefaultApiRaw {
             name: "Administration".into(),
             description: Some(
                 "Clients and the audit trail, behind administrator tokens with scopes".into(),
+            ),
+            external_docs: None,
+        },
+        Tag {
+            name: "Tokens".into(),
+            description: Some(
+                "RFC 6749 token endpoint, RFC 7662 introspection, RFC 7009 revocation".into(),
             ),
             external_docs: None,
         },
@@ -164,7 +191,10 @@ pub fn build_app(
             web::resource("/.well-known/oauth-authorization-server")
                 .route(web::get().to(discovery::authorization_server_metadata)),
         )
-        .service(web::resource("/health").route(web::get().to(discovery::health)));
+        .service(web::resource("/health").route(web::get().to(discovery::health)))
+        .service(web::resource("/token").route(web::post().to(tokens::token)))
+        .service(web::resource("/introspect").route(web::post().to(tokens::introspect)))
+        .service(web::resource("/revoke").route(web::post().to(tokens::revoke)));
     if registration_enabled {
         app = app.service(web::resource("/register").route(web::post().to(registration::register)));
     }
@@ -181,6 +211,7 @@ pub fn build_app(
     app.with_json_spec_v3_at("/openapi.json")
         .build()
         .route("/docs", actix_web::web::get().to(discovery::api_guide))
+        .route("/jwks.json", actix_web::web::get().to(tokens::jwks))
         .default_service(actix_web::web::to(not_found))
         .wrap(
             DefaultHeaders::new()

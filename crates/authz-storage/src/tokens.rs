@@ -76,24 +76,26 @@ impl RefreshTokenRepository for DieselTokenStore {
     fn create_family(
         &self,
         family: &RefreshFamily,
-        first: &RefreshTokenRecord,
+        first: Option<&RefreshTokenRecord>,
     ) -> Result<(), RepositoryError> {
-        if first.family_id != family.family_id {
+        if first.is_some_and(|first| first.family_id != family.family_id) {
             return Err(RepositoryError::Other(
                 "the first refresh token names another family".into(),
             ));
         }
         let family_row = FamilyRow::from_family(family);
-        let token_row = RefreshTokenRow::from_record(first);
+        let token_row = first.map(RefreshTokenRow::from_record);
         self.db
             .write(|conn| {
                 // Every code exchange runs this: on cached native statements (see `native!`).
                 native!(&mut *conn, |c| diesel::insert_into(families::table)
                     .values(&family_row)
                     .execute(c))?;
-                native!(conn, |c| diesel::insert_into(tokens::table)
-                    .values(&token_row)
-                    .execute(c))?;
+                if let Some(token_row) = &token_row {
+                    native!(conn, |c| diesel::insert_into(tokens::table)
+                        .values(token_row)
+                        .execute(c))?;
+                }
                 Ok::<_, TxError>(())
             })
             .map_err(|e| match e {

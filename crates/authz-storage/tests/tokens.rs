@@ -271,7 +271,7 @@ fn store_with_family(db: &Database) -> DieselTokenStore {
     store
         .create_family(
             &family("fam-1", "c1", "u1", T0 + 86_400),
-            &refresh_token("rt_first", "fam-1", T0),
+            Some(&refresh_token("rt_first", "fam-1", T0)),
         )
         .expect("family created");
     store
@@ -483,7 +483,7 @@ on_both_backends! {
         bare.resources.clear();
         let mut forever = refresh_token("rt_bare", "fam-2", T0);
         forever.expires_at = i64::MAX;
-        store.create_family(&bare, &forever).expect("created");
+        store.create_family(&bare, Some(&forever)).expect("created");
         assert_eq!(store.find(&forever.digest).expect("ok"), Some((forever, bare)));
     };
 
@@ -492,11 +492,11 @@ on_both_backends! {
         let db = tdb.open();
         let store = store_with_family(&db);
         let err = store
-            .create_family(&family("fam-x", "gone", "u1", T0 + 10), &refresh_token("rt_x", "fam-x", T0))
+            .create_family(&family("fam-x", "gone", "u1", T0 + 10), Some(&refresh_token("rt_x", "fam-x", T0)))
             .expect_err("no such client");
         assert!(matches!(err, RepositoryError::NotFound(_)), "{err:?}");
         let err = store
-            .create_family(&family("fam-1", "c1", "u1", T0 + 10), &refresh_token("rt_y", "fam-1", T0))
+            .create_family(&family("fam-1", "c1", "u1", T0 + 10), Some(&refresh_token("rt_y", "fam-1", T0)))
             .expect_err("family exists");
         assert!(matches!(err, RepositoryError::Conflict(_)), "{err:?}");
         assert_eq!(store.find(&TokenDigest::of("rt_y")).expect("ok"), None, "nothing half-written");
@@ -661,7 +661,7 @@ on_both_backends! {
         ];
         for (id, client_id, user_id, expires_at) in families {
             store
-                .create_family(&family(id, client_id, user_id, expires_at), &refresh_token(&format!("rt_{id}"), id, T0))
+                .create_family(&family(id, client_id, user_id, expires_at), Some(&refresh_token(&format!("rt_{id}"), id, T0)))
                 .expect("created");
         }
         store.revoke_family("fam-2", T0 + 2).expect("ok");
@@ -681,7 +681,7 @@ on_both_backends! {
         let store = store_with_family(&db);
         for (id, expires_at) in [("fam-exp", T0 + 50), ("fam-rev", T0 + 1000), ("fam-live", T0 + 1000)] {
             store
-                .create_family(&family(id, "c1", "u1", expires_at), &refresh_token(&format!("rt_{id}"), id, T0))
+                .create_family(&family(id, "c1", "u1", expires_at), Some(&refresh_token(&format!("rt_{id}"), id, T0)))
                 .expect("created");
         }
         refresh_as_service(&store, "rt_fam-exp", true, 0, T0 + 1, "rt_fam-exp-2");
@@ -701,7 +701,7 @@ on_both_backends! {
         let store = store_with_family(&db);
         let other = register(&db, "c2");
         store
-            .create_family(&family("fam-2", "c2", "u1", T0 + 1000), &refresh_token("rt_two", "fam-2", T0))
+            .create_family(&family("fam-2", "c2", "u1", T0 + 1000), Some(&refresh_token("rt_two", "fam-2", T0)))
             .expect("created");
         refresh_as_service(&store, "rt_first", true, 0, T0 + 1, "rt_first_2");
         other.delete("c1", None, &audit(AuditAction::ClientDeleted, "c1")).expect("deleted");

@@ -4,19 +4,25 @@
 //! stops the server with a message naming the key, the value and what is expected.
 
 mod admin;
+mod authorization;
 mod database;
+mod keys;
 mod limits;
 mod logging;
 mod registration;
 mod server;
+mod tokens;
 mod validators;
 
 pub use admin::AdminSettings;
+pub use authorization::{AuthorizationSettings, ScopeSettings};
 pub use database::{DatabaseSettings, SqliteSynchronousSetting};
+pub use keys::KeySettings;
 pub use limits::{Argon2Config, LimitSettings};
 pub use logging::{LogFormat, LoggingSettings};
 pub use registration::{RegistrationSettings, SoftwareStatementSettings, TrustedIssuerSettings};
 pub use server::ServerSettings;
+pub use tokens::TokenSettings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,11 +30,14 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use authz_domain::administration::AdminPolicy;
+use authz_domain::authorization::{AuthorizationPolicy, ResourceIndicator, ScopeDefinition};
 use authz_domain::clients::{
-    CredentialPolicy, DecodingKey, JwtAlgorithm, JwtError, RedirectUriPolicy, RegistrationPolicy,
-    SoftwareStatementPolicy, TrustedIssuer,
+    ClientSettings, CredentialPolicy, DecodingKey, JwtAlgorithm, JwtError, RedirectUriPolicy,
+    RegistrationPolicy, SoftwareStatementPolicy, TrustedIssuer,
 };
 use authz_domain::credentials::Argon2Settings;
+use authz_domain::keys::{KeyPolicy, SigningAlgorithm};
+use authz_domain::token::TokenPolicy;
 use authz_domain::values::{GrantType, Scope, TokenEndpointAuthMethod};
 use authz_http::HttpSettings;
 use authz_storage::{DatabaseOptions, SqliteSynchronous};
@@ -45,6 +54,7 @@ const LIST_KEYS: &[&str] = &[
     "registration.allowed_auth_methods",
     "registration.allowed_scopes",
     "admin.allowed_grant_types",
+    "authorization.resources",
 ];
 
 /// The whole configuration.
@@ -63,6 +73,15 @@ pub struct Settings {
     /// `[admin]`.
     #[garde(dive)]
     pub admin: AdminSettings,
+    /// `[authorization]`.
+    #[garde(dive)]
+    pub authorization: AuthorizationSettings,
+    /// `[tokens]`.
+    #[garde(dive)]
+    pub tokens: TokenSettings,
+    /// `[keys]`.
+    #[garde(dive)]
+    pub keys: KeySettings,
     /// `[limits]`.
     #[garde(dive)]
     pub limits: LimitSettings,
@@ -133,17 +152,15 @@ impl Settings {
             }
         }
         if sources.use_env_vars {
-            builder = builder.add_source(
-                Environment::with_prefix("AUTHZ")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .list_separator(",")
-                    .with_list_parse_key(LIST_KEYS[0])
-                    .with_list_parse_key(LIST_KEYS[1])
-                    .with_list_parse_key(LIST_KEYS[2])
-                    .with_list_parse_key(LIST_KEYS[3])
-                    .try_parsing(true),
-            );
+            let mut environment = Environment::with_prefix("AUTHZ")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .try_parsing(true);
+            for key in LIST_KEYS {
+                environment = environment.with_list_parse_key(key);
+            }
+            builder = builder.add_source(environment);
         }
         for (key, value) in &sources.overrides {
             builder = if LIST_KEYS.contains(&key.as_str()) {
@@ -207,6 +224,9 @@ impl Settings {
                 self.admin.default_per_page, self.admin.max_per_page
             ));
         }
+        if let Err(e) = self.authorization_policy() {
+            problems.push(e.to_string());
+        }
         if let Err(e) = authz_domain::credentials::SecretHasher::new(self.argon2_settings(), 1) {
             problems.push(format!(
                 "argon2: {e} (memory_kib must be at least 8 × parallelism)"
@@ -238,15 +258,21 @@ impl Settings {
     }
 
     /// The HTTP settings.
-    pub fn http_settings(&self) -> HttpSettings {
+    pub fn http_settings(&self) -> anyhow::Result<HttpSettings> {
         let mut http = HttpSettings::new(&self.server.public_base_url);
+        http.scopes_supported = self
+            .authorization_policy()?
+            .scopes
+            .map(|scopes| scopes.into_iter().map(|s| s.name).collect());
+        // Clients re-read the JWK Set well before a rotated-in key starts signing.
+        http.jwks_max_age_secs = (self.keys.publish_ahead_secs / 4).clamp(30, 3600);
         http.registration_enabled = self.registration.enabled;
         http.admin_enabled = self.admin.enabled;
         http.max_body_bytes = self.limits.max_body_bytes;
         if !self.server.service_documentation.is_empty() {
             http.service_documentation = self.server.service_documentation.clone();
         }
-        http
+        Ok(http)
     }
 
     /// Argon2 cost.
@@ -413,6 +439,77 @@ fn trusted_issuer(i: usize, t: &TrustedIssuerSettings) -> anyhow::Result<Trusted
 }
 
 /// The value at a dotted path (`a.b[2].c`) of `v`, for error messages.
+impl Settings {
+    /// The authorization endpoint's policy from `[authorization]`. Errors name the key.
+    pub fn authorization_policy(&self) -> anyhow::Result<AuthorizationPolicy> {
+        let a = &self.authorization;
+        let resource = |key: &str, raw: &str| {
+            ResourceIndicator::parse(raw).map_err(|e| anyhow!("{key} = {raw:?}: {}", e.0))
+        };
+        let policy = AuthorizationPolicy {
+            scopes: (!a.scopes.is_empty()).then(|| {
+                a.scopes
+                    .iter()
+                    .map(|s| ScopeDefinition {
+                        name: s.name.clone(),
+                        description: s.description.clone(),
+                    })
+                    .collect()
+            }),
+            default_scope: Scope::parse(&a.default_scope)
+                .map_err(|e| anyhow!("authorization.default_scope: {e}"))?,
+            resources: if a.resources.is_empty() {
+                None
+            } else {
+                Some(
+                    a.resources
+                        .iter()
+                        .map(|r| resource("authorization.resources", r))
+                        .collect::<anyhow::Result<Vec<_>>>()?,
+                )
+            },
+            default_resource: match a.default_resource.as_str() {
+                "" => None,
+                raw => Some(resource("authorization.default_resource", raw)?),
+            },
+            max_state_bytes: a.max_state_bytes,
+            request_lifetime_secs: a.request_lifetime_secs,
+            code_lifetime_secs: a.code_lifetime_secs,
+        };
+        policy.validate().map_err(|e| anyhow!("{}", e.0))?;
+        Ok(policy)
+    }
+
+    /// The token endpoint's policy from `[tokens]` and `[authorization]`.
+    pub fn token_policy(&self) -> anyhow::Result<TokenPolicy> {
+        let authorization = self.authorization_policy()?;
+        Ok(TokenPolicy {
+            issuer: self.server.public_base_url.clone(),
+            default_resource: authorization
+                .default_resource
+                .map(|r| r.as_str().to_owned()),
+            access_token_lifetime_secs: self.tokens.access_token_lifetime_secs,
+            refresh_reuse_grace_secs: self.tokens.refresh_reuse_grace_secs,
+            refresh_family_lifetime_secs: self.tokens.refresh_family_lifetime_secs,
+        })
+    }
+
+    /// Key rotation timing from `[keys]`. A retired key stays published for the longest access
+    /// token lifetime any client may have, so every token it signed keeps verifying.
+    pub fn key_policy(&self) -> anyhow::Result<KeyPolicy> {
+        Ok(KeyPolicy {
+            algorithm: SigningAlgorithm::parse(&self.keys.algorithm)
+                .map_err(|e| anyhow!("keys.algorithm: {e}"))?,
+            publish_ahead_secs: i64::try_from(self.keys.publish_ahead_secs)?,
+            max_access_token_lifetime_secs: i64::try_from(
+                ClientSettings::MAX_ACCESS_TOKEN_LIFETIME_SECS
+                    .max(self.tokens.access_token_lifetime_secs),
+            )?,
+            clock_leeway_secs: authz_domain::keys::DEFAULT_LEEWAY_SECS,
+        })
+    }
+}
+
 fn value_at(v: &serde_json::Value, path: &str) -> String {
     let mut cur = v;
     for part in path.split('.') {

@@ -283,7 +283,7 @@ on_both_backends! {
         assert!((before..=now()).contains(&issued), "{issued}");
         assert_eq!(client["updated_at"], issued);
         assert_eq!(client["registration_client_uri"], app.url(&format!("/register/{id}")));
-        assert_eq!(client["settings"], json!({"require_consent": false, "access_token_lifetime_secs": 600, "refresh_token_lifetime_secs": 2592000, "rotate_refresh_tokens": true}), "omitted settings take their defaults");
+        assert_eq!(client["settings"], json!({"require_consent": false, "access_token_lifetime_secs": 600, "refresh_token_lifetime_secs": 2592000, "rotate_refresh_tokens": true, "allow_introspection": false}), "omitted settings take their defaults");
         let metadata = &client["metadata"];
         assert_eq!(metadata["client_name"], "Billing dashboard");
         assert_eq!(metadata["redirect_uris"], body["redirect_uris"]);
@@ -599,7 +599,7 @@ on_both_backends! {
         let mut next = with(replacement.clone(), "client_id", json!(id));
         next["settings"] = json!({"access_token_lifetime_secs": 900});
         let replaced = expect_json(admin.send(Method::PUT, &path, Some(&next)).await, 200).await;
-        let settings = json!({"require_consent": true, "access_token_lifetime_secs": 900, "refresh_token_lifetime_secs": 2592000, "rotate_refresh_tokens": true});
+        let settings = json!({"require_consent": true, "access_token_lifetime_secs": 900, "refresh_token_lifetime_secs": 2592000, "rotate_refresh_tokens": true, "allow_introspection": false});
         assert_eq!(replaced["client"]["settings"], settings);
 
         // Refusals change nothing.

@@ -13,6 +13,11 @@ pub fn server_command(db_url: &str) -> Command {
         .env("AUTHZ__DATABASE__URL", db_url)
         .env("AUTHZ__SERVER__BIND", "127.0.0.1:0")
         .env("AUTHZ__SERVER__WORKERS", "2")
+        // PostgreSQL needs a configured key-encryption key; the tests share config/test.toml's.
+        .env(
+            "AUTHZ__KEYS__KEY_ENCRYPTION_KEY",
+            "VY2r5WBpLEIhCtdQHC9L5mUvlfPdSLJKTk09ZCs7tnU",
+        )
         .stdin(Stdio::null());
     cmd
 }

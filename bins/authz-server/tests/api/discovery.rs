@@ -17,7 +17,12 @@ on_both_backends! {
         assert_eq!(meta["token_endpoint_auth_methods_supported"], json!(["none", "client_secret_basic", "client_secret_post"]));
         assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
         assert!(meta.get("scopes_supported").is_none(), "no scope list configured");
-        assert!(meta.get("authorization_endpoint").is_none() && meta.get("token_endpoint").is_none(), "endpoints that do not exist are not advertised");
+        for (member, path) in [("authorization_endpoint", "/authorize"), ("token_endpoint", "/token"), ("jwks_uri", "/jwks.json"),
+                               ("introspection_endpoint", "/introspect"), ("revocation_endpoint", "/revoke")] {
+            assert_eq!(meta[member], app.url(path), "{member}");
+        }
+        assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(meta["response_modes_supported"], json!(["query"]));
         let endpoint = meta["registration_endpoint"].as_str().expect("registration_endpoint");
         let res = app.http.post(endpoint).json(&json!({"redirect_uris": ["http://127.0.0.1:1234/cb"], "token_endpoint_auth_method": "none"})).send().await.expect("sent");
         assert_eq!(res.status().as_u16(), 201);
@@ -70,5 +75,14 @@ async fn the_metadata_wire_format() {
         .json()
         .await
         .expect("json");
-    insta::assert_json_snapshot!(meta, { ".issuer" => "[base]", ".registration_endpoint" => "[base]/register", ".service_documentation" => "[base]/docs" });
+    insta::assert_json_snapshot!(meta, {
+        ".issuer" => "[base]",
+        ".authorization_endpoint" => "[base]/authorize",
+        ".token_endpoint" => "[base]/token",
+        ".jwks_uri" => "[base]/jwks.json",
+        ".registration_endpoint" => "[base]/register",
+        ".introspection_endpoint" => "[base]/introspect",
+        ".revocation_endpoint" => "[base]/revoke",
+        ".service_documentation" => "[base]/docs"
+    });
 }

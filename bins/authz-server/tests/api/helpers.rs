@@ -205,3 +205,24 @@ pub fn assert_no_nulls(v: &Value) {
         _ => {}
     }
 }
+
+/// An administrator token with `scopes`, made on the application's database as
+/// `authz-server admin-token create` makes it.
+pub fn admin_token(app: &TestApp, scopes: &str) -> String {
+    use secrecy::ExposeSecret as _;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let services =
+        authz_server::startup::Services::build(&app.settings, &app.db).expect("services build");
+    services
+        .admin
+        .create_admin_token(
+            &format!("test-{n}"),
+            authz_domain::administration::AdminScopes::parse(scopes).expect("scopes"),
+            None,
+        )
+        .expect("administrator token created")
+        .plaintext
+        .expose_secret()
+        .to_owned()
+}

@@ -13,3 +13,4 @@ mod management;
 mod openapi;
 mod registration;
 mod registration_errors;
+mod tokens;

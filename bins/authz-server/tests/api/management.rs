@@ -303,7 +303,8 @@ on_both_backends! {
             })
             .expect("audit rows");
         // Reads are batched by the audit writer, so their ids may come after the update's.
-        let mut summary: Vec<(&str, bool)> = rows.iter().map(|r| (r.0.as_str(), r.1)).collect();
+        // Signing-key events (the first key, made at start) are not about this client.
+        let mut summary: Vec<(&str, bool)> = rows.iter().filter(|r| !r.0.starts_with("key.")).map(|r| (r.0.as_str(), r.1)).collect();
         summary.sort();
         assert_eq!(summary, [
             ("client.deleted", true),
@@ -313,7 +314,7 @@ on_both_backends! {
             ("client.registered", true),
             ("client.updated", true),
         ]);
-        for row in &rows {
+        for row in rows.iter().filter(|r| !r.0.starts_with("key.")) {
             assert_eq!(row.2.as_deref(), Some(reg.id.as_str()));
             assert_eq!(row.5.as_deref(), Some("127.0.0.1"), "from where");
             assert!(row.7.is_some(), "request id");

@@ -64,6 +64,7 @@ pub enum Decision {
 /// Audit: the service records nothing. The caller records `ConsentGranted` after a successful
 /// [`AuthorizationService::approve`] that followed a consent page, and `ConsentDenied` after
 /// [`AuthorizationService::deny`], through the `AuditLog` port (it knows the request context).
+#[derive(Clone)]
 pub struct AuthorizationService {
     clients: Arc<dyn ClientRepository>,
     pending: Arc<dyn PendingAuthorizationRepository>,
@@ -104,6 +105,14 @@ impl AuthorizationService {
             policy,
             issuer: issuer.into(),
         }
+    }
+
+    /// Deletes pending requests past their lifetime and codes that expired over a day ago (a
+    /// used code is kept that long so a late replay is still recognised and revokes its grant).
+    /// Returns how many rows went.
+    pub fn purge_expired(&self) -> Result<u64, RepositoryError> {
+        let now = self.clock.now();
+        Ok(self.pending.delete_expired(now)? + self.codes.delete_expired(now - 86_400)?)
     }
 
     /// The policy in force.

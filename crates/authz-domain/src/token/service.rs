@@ -866,6 +866,16 @@ impl TokenService {
         Ok(())
     }
 
+    /// Deletes refresh families that expired or were revoked over a day ago, and revocations of
+    /// access tokens that have expired. Returns how many rows went.
+    pub fn purge_expired(&self) -> Result<u64, TokenError> {
+        let now = self.now();
+        Ok(
+            self.stores.refresh.purge(now - 86_400)?
+                + self.stores.revocations.purge_expired(now)?,
+        )
+    }
+
     /// Revokes every grant of a user (the user was disabled): their refresh tokens stop working
     /// and introspection reports their access tokens inactive.
     pub fn revoke_user_grants(&self, user_id: &str) -> Result<u64, TokenError> {

@@ -21,7 +21,11 @@ pub struct ClientSettingsBody {
     /// 31622400 (366 days). Default 2592000 (30 days).
     pub refresh_token_lifetime_secs: u64,
     /// Issue a new refresh token on every use and invalidate the old one. Default `true`.
+    /// Public clients always rotate.
     pub rotate_refresh_tokens: bool,
+    /// The client may call `/introspect` (RFC 7662): a resource server. Needs a confidential
+    /// client. Default `false`.
+    pub allow_introspection: bool,
 }
 
 impl From<ClientSettings> for ClientSettingsBody {
@@ -31,6 +35,7 @@ impl From<ClientSettings> for ClientSettingsBody {
             access_token_lifetime_secs: s.access_token_lifetime_secs,
             refresh_token_lifetime_secs: s.refresh_token_lifetime_secs,
             rotate_refresh_tokens: s.rotate_refresh_tokens,
+            allow_introspection: s.allow_introspection,
         }
     }
 }
