@@ -424,15 +424,15 @@ async fn authorize(req: &HttpRequest, state: State, pairs: Pairs) -> HttpRespons
 // /signin
 
 /// The `request` field of a query or form: the pending id, or the answer to send instead.
-fn request_id(state: &PagesState, pairs: &Pairs) -> Result<String, HttpResponse> {
+fn request_id(state: &PagesState, pairs: &Pairs) -> Result<String, Box<HttpResponse>> {
     match pairs.one("request") {
         Ok(Some(id)) => Ok(id.to_owned()),
-        Ok(None) => Err(bad_request(
+        Ok(None) => Err(Box::new(bad_request(
             state,
             "this page belongs to a sign-in started by an application; go back to the \
              application and start again",
-        )),
-        Err(name) => Err(repeated(state, name)),
+        ))),
+        Err(name) => Err(Box::new(repeated(state, name))),
     }
 }
 
@@ -493,7 +493,7 @@ async fn signin_get(req: HttpRequest, state: State) -> HttpResponse {
     let pairs = Pairs::parse(req.query_string().as_bytes());
     let id = match request_id(&state, &pairs) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let pre = match cookies::read(&req, PRE_SIGN_IN, &state.settings) {
         Some(pre) => pre,
@@ -525,7 +525,7 @@ async fn signin_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpRe
     };
     let id = match request_id(&state, &form) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (token, username, password) = match (
         form.one("csrf_token"),
@@ -698,7 +698,7 @@ async fn consent_get(req: HttpRequest, state: State) -> HttpResponse {
     let pairs = Pairs::parse(req.query_string().as_bytes());
     let id = match request_id(&state, &pairs) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let cookie = cookies::read(&req, SESSION, &state.settings);
     let st = state.clone();
@@ -756,7 +756,7 @@ async fn consent_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpR
     };
     let id = match request_id(&state, &form) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (token, decision) = match (form.one("csrf_token"), form.one("decision")) {
         (Ok(t), Ok(d)) => (
