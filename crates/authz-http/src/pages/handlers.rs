@@ -590,7 +590,8 @@ async fn signin_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpRe
         Err(e) => return refused(&state, fault(&pending.request, e)),
     };
 
-    // The new session is set whatever comes next; the pre-sign-in value has served.
+    // The new session is set whatever comes next. The pre-sign-in cookie stays (it lapses with
+    // the request lifetime), so a sign-in form open in another tab still submits.
     let session_cookie = cookies::set(
         SESSION,
         &signed.session_id,
@@ -618,7 +619,6 @@ async fn signin_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpRe
         Err(e) => pool_failure(&state, &e),
     };
     add_cookie(&mut response, session_cookie);
-    add_cookie(&mut response, cookies::clear(PRE_SIGN_IN, &state.settings));
     response
 }
 

@@ -60,9 +60,14 @@
 //! # Wiring
 //!
 //! ```ignore
-//! let pages = PagesState::new(authorization, users, consents, clients, settings)?;
-//! let app = build_app(state).configure(pages::configure_with(pages));
+//! let pages = web::Data::new(PagesState::new(authorization, users, consents, clients, settings)?);
+//! HttpServer::new(move || build_app(state.clone()).configure(pages::configure_with(pages.clone())))
 //! ```
+//!
+//! The pages' routes are outside paperclip's OpenAPI document (they are HTML, not an API), so
+//! they are configured on the built `App`, after `build_app`. The app-wide middleware
+//! (`json_errors`, CORS, `DefaultHeaders`, tracing) wraps them too; `json_errors` leaves their
+//! errors as HTML, and `DefaultHeaders` does not override the headers they set.
 
 mod cookies;
 mod form;
@@ -222,11 +227,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     handlers::routes(cfg);
 }
 
-/// Registers `state` and mounts the pages' routes: `app.configure(pages::configure_with(state))`.
-pub fn configure_with(state: PagesState) -> impl FnOnce(&mut web::ServiceConfig) {
-    let data = web::Data::new(state);
+/// Registers `state` and mounts the pages' routes. Build the `web::Data` once, outside the
+/// `HttpServer` factory, and hand each worker a clone:
+///
+/// ```ignore
+/// let pages = web::Data::new(PagesState::new(authorization, users, consents, clients, settings)?);
+/// HttpServer::new(move || build_app(state.clone()).configure(pages::configure_with(pages.clone())))
+/// ```
+pub fn configure_with(state: web::Data<PagesState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(data);
+        cfg.app_data(state);
         configure(cfg);
     }
 }

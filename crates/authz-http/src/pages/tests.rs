@@ -10,7 +10,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::test::{self, TestRequest};
-use actix_web::App;
+use actix_web::{web, App};
 use authz_domain::authorization::{
     AuthorizationPolicy, AuthorizationService, InMemoryAuthorizationCodes,
     InMemoryPendingAuthorizations, ScopeDefinition,
@@ -31,6 +31,13 @@ use serde_json::json;
 
 use super::{configure_with, PagesSettings, PagesState};
 use crate::middleware::json_errors;
+use crate::{build_app, AppState};
+
+/// The wiring the binary does compiles: the pages are configured on the built application.
+#[allow(dead_code)]
+fn the_pages_mount_on_build_app(state: AppState, pages: web::Data<PagesState>) {
+    let _app = build_app(state).configure(configure_with(pages));
+}
 
 const NOW: i64 = 1_750_000_000;
 const ISSUER: &str = "https://auth.example.com";
@@ -406,7 +413,7 @@ async fn browser(
     } = fixture;
     let app = test::init_service(
         App::new()
-            .configure(configure_with(state))
+            .configure(configure_with(web::Data::new(state)))
             .wrap(from_fn(json_errors)),
     )
     .await;
@@ -609,7 +616,7 @@ async fn a_consent_post_from_another_session_is_refused() {
     } = fixture;
     let app = test::init_service(
         App::new()
-            .configure(configure_with(state))
+            .configure(configure_with(web::Data::new(state)))
             .wrap(from_fn(json_errors)),
     )
     .await;
