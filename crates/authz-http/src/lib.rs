@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod form;
 pub mod middleware;
+pub mod pages;
 pub mod registration;
 pub mod responses;
 pub mod tokens;

@@ -41,9 +41,16 @@ impl RootSpanBuilder for RootSpans {
 /// with the server's log.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// A request extension that routes answering HTML (the interactive pages, [`crate::pages`]) put
+/// on their requests: [`json_errors`] leaves the error responses of such a request as they are
+/// (the pages' own middleware has already made them HTML error pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HtmlErrorScope;
+
 /// Rewrites every error response that is not already JSON (actix's plain-text 404, 405, payload
 /// and CORS errors, …) into `{"error", "error_description"}`, so that no client ever has to parse
-/// plain text. Also stamps the request id on every response.
+/// plain text, except for requests marked [`HtmlErrorScope`] (the pages answer HTML). Also stamps
+/// the request id on every response.
 pub async fn json_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -68,7 +75,8 @@ pub async fn json_errors(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+    let html_scope = res.request().extensions().contains::<HtmlErrorScope>();
+    if (status.is_client_error() || status.is_server_error()) && !is_json && !html_scope {
         let cause = res.response().error().map(|e| e.to_string());
         let (code, description) = describe(status, &method, &path, cause);
         let mut replacement = error_response(status, code, description);

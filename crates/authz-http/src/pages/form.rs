@@ -1,0 +1,51 @@
+//! The raw pairs of a query string or an `application/x-www-form-urlencoded` body, kept in order
+//! with their duplicates so that a repeated parameter can be refused (contract §2).
+
+use actix_web::{HttpMessage, HttpRequest};
+
+/// Name/value pairs as sent.
+#[derive(Debug, Default)]
+pub(crate) struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    /// Decodes `application/x-www-form-urlencoded` text (a query string or a form body).
+    pub(crate) fn parse(bytes: &[u8]) -> Self {
+        Self(
+            url::form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// The body of a form POST; `None` when the request is not form-encoded.
+    pub(crate) fn from_form(req: &HttpRequest, body: &[u8]) -> Option<Self> {
+        let is_form = req.content_type() == "application/x-www-form-urlencoded";
+        is_form.then(|| Self::parse(body))
+    }
+
+    /// The value of field `name`: `Ok(None)` when absent or empty, `Err(name)` when it appears
+    /// more than once.
+    pub(crate) fn one<'a>(&'a self, name: &'static str) -> Result<Option<&'a str>, &'static str> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(name);
+        }
+        Ok(first.map(String::as_str).filter(|v| !v.is_empty()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_fields_are_detected_and_empty_ones_are_absent() {
+        let pairs = Pairs::parse(b"a=1&b=&c=x%20y&a=2&d=%E2%80%AE");
+        assert_eq!(pairs.one("a"), Err("a"));
+        assert_eq!(pairs.one("b"), Ok(None));
+        assert_eq!(pairs.one("c"), Ok(Some("x y")));
+        assert_eq!(pairs.one("d"), Ok(Some("\u{202E}")));
+        assert_eq!(pairs.one("e"), Ok(None));
+    }
+}
