@@ -15,6 +15,7 @@ use authz_domain::keys::{KeyService, SharedKeyRing, SigningKeyRepository};
 use authz_domain::registration::RegistrationService;
 use authz_domain::token::{ClientAuthenticator, TokenService, TokenStores, VerifiedSecrets};
 use authz_domain::users::{ConsentService, LocalAuthenticator, UserService};
+use authz_http::pages::{self, PagesState};
 use authz_http::{build_app, AppState};
 use authz_storage::clients::DieselClientRepository;
 use authz_storage::{
@@ -54,7 +55,7 @@ pub struct Services {
     /// Remembered consents.
     pub consents: ConsentService,
     /// The authorization endpoint's rules.
-    pub authorization: AuthorizationService,
+    pub authorization: Arc<AuthorizationService>,
     /// The token endpoint, introspection and revocation.
     pub tokens: TokenService,
     /// Signing keys: creation, rotation, retirement.
@@ -119,7 +120,7 @@ impl Services {
 
         let authorization_policy = settings.authorization_policy()?;
         let authorization_store = Arc::new(DieselAuthorizationStore::new(database.clone()));
-        let authorization = AuthorizationService::new(
+        let authorization = Arc::new(AuthorizationService::new(
             repo.clone(),
             authorization_store.clone(),
             authorization_store.clone(),
@@ -127,7 +128,7 @@ impl Services {
             clock.clone(),
             authorization_policy.clone(),
             settings.server.public_base_url.clone(),
-        );
+        ));
 
         let key_store = Arc::new(DieselSigningKeys::new(database.clone()));
         let has_keys = !key_store.list().context("reading signing keys")?.is_empty();
@@ -286,17 +287,29 @@ impl Application {
             clock: Arc::new(SystemClock),
             settings: settings.http_settings()?,
         };
+        let pages = actix_web::web::Data::new(
+            PagesState::new(
+                services.authorization.clone(),
+                services.users.clone(),
+                services.consents.clone(),
+                services.clients.clone(),
+                settings.pages_settings(),
+            )
+            .context("[pages]")?,
+        );
         let maintenance = spawn_maintenance(services, settings);
 
         let port = listener.local_addr()?.port();
         // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
         // application in a test or another program never installs process-wide handlers.
-        let mut server = HttpServer::new(move || build_app(state.clone()))
-            .disable_signals()
-            .shutdown_timeout(settings.server.shutdown_timeout_secs)
-            .client_request_timeout(Duration::from_millis(
-                settings.server.client_request_timeout_ms,
-            ));
+        let mut server = HttpServer::new(move || {
+            build_app(state.clone()).configure(pages::configure_with(pages.clone()))
+        })
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_millis(
+            settings.server.client_request_timeout_ms,
+        ));
         let workers = settings.worker_count();
         server = server.workers(workers);
         let wanted = workers * settings.server.blocking_threads + 1;

@@ -9,6 +9,7 @@ mod database;
 mod keys;
 mod limits;
 mod logging;
+mod pages;
 mod registration;
 mod server;
 mod tokens;
@@ -20,6 +21,7 @@ pub use database::{DatabaseSettings, SqliteSynchronousSetting};
 pub use keys::KeySettings;
 pub use limits::{Argon2Config, LimitSettings};
 pub use logging::{LogFormat, LoggingSettings};
+pub use pages::PagesSettings;
 pub use registration::{RegistrationSettings, SoftwareStatementSettings, TrustedIssuerSettings};
 pub use server::ServerSettings;
 pub use tokens::TokenSettings;
@@ -82,6 +84,9 @@ pub struct Settings {
     /// `[keys]`.
     #[garde(dive)]
     pub keys: KeySettings,
+    /// `[pages]`.
+    #[garde(dive)]
+    pub pages: PagesSettings,
     /// `[limits]`.
     #[garde(dive)]
     pub limits: LimitSettings,
@@ -492,6 +497,16 @@ impl Settings {
             refresh_reuse_grace_secs: self.tokens.refresh_reuse_grace_secs,
             refresh_family_lifetime_secs: self.tokens.refresh_family_lifetime_secs,
         })
+    }
+
+    /// The pages' settings from `[pages]` and the issuer.
+    pub fn pages_settings(&self) -> authz_http::pages::PagesSettings {
+        let mut pages = authz_http::pages::PagesSettings::new(&self.server.public_base_url);
+        pages.product_name = self.pages.product_name.clone();
+        pages.logo_url = (!self.pages.logo_url.is_empty()).then(|| self.pages.logo_url.clone());
+        pages.template_dir =
+            (!self.pages.template_dir.is_empty()).then(|| PathBuf::from(&self.pages.template_dir));
+        pages
     }
 
     /// Key rotation timing from `[keys]`. A retired key stays published for the longest access

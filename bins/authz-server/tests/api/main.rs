@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_cli;
+mod authorization_flow;
 mod cli;
 mod config;
 mod cors;
