@@ -11,9 +11,10 @@ use authz_domain::administration::AdminService;
 use authz_domain::clock::SystemClock;
 use authz_domain::credentials::{CredentialIssuer, SecretHasher, SystemRandomSource};
 use authz_domain::registration::RegistrationService;
+use authz_domain::users::{LocalAuthenticator, UserService};
 use authz_http::{build_app, AppState};
 use authz_storage::clients::DieselClientRepository;
-use authz_storage::{Database, DieselAuditLog};
+use authz_storage::{Database, DieselAuditLog, DieselUserStore};
 
 use crate::settings::Settings;
 
@@ -40,6 +41,8 @@ pub struct Services {
     pub registration: RegistrationService,
     /// Administration.
     pub admin: AdminService,
+    /// User accounts and their sessions.
+    pub users: UserService,
     /// The group-commit writer of read and refusal audit records; flush it before exiting.
     pub audit: Arc<DieselAuditLog>,
 }
@@ -52,7 +55,7 @@ impl Services {
             .context("argon2")?;
         let credentials = CredentialIssuer::new(
             Arc::new(SystemRandomSource::new()),
-            hasher,
+            hasher.clone(),
             policy.credentials.secret_bytes,
         )?;
         let audit =
@@ -71,12 +74,41 @@ impl Services {
             repo,
             Arc::new(settings.admin_policy()?),
         );
+        let users = users_service(settings, database, hasher, audit.clone())?;
         Ok(Self {
             registration,
             admin,
+            users,
             audit,
         })
     }
+}
+
+/// The user accounts over `database`: the `[users]` password and session rules, the same Argon2id
+/// hasher as client secrets, changes audited with their transaction and refusals through `audit`.
+fn users_service(
+    settings: &Settings,
+    database: &Database,
+    hasher: SecretHasher,
+    audit: Arc<DieselAuditLog>,
+) -> anyhow::Result<UserService> {
+    let store = Arc::new(DieselUserStore::new(database.clone()));
+    let rng = Arc::new(SystemRandomSource::new());
+    let password_policy = settings.users.password_policy();
+    let authenticator =
+        LocalAuthenticator::new(store.clone(), hasher.clone(), rng.as_ref(), password_policy)
+            .context("preparing the password check")?;
+    Ok(UserService::new(
+        store.clone(),
+        store,
+        Arc::new(authenticator),
+        audit,
+        hasher,
+        rng,
+        Arc::new(SystemClock),
+    )
+    .with_password_policy(password_policy)
+    .with_session_policy(settings.users.session_policy()))
 }
 
 /// Opens the database named by the settings, migrating it unless `database.migrate_on_start =
@@ -116,11 +148,13 @@ impl Application {
         let Services {
             registration,
             admin,
+            users,
             audit,
         } = Services::build(settings, &database)?;
         let state = AppState {
             registration,
             admin,
+            users,
             settings: settings.http_settings(),
         };
 

@@ -21,6 +21,7 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use authz_domain::administration::AdminService;
 use authz_domain::registration::RegistrationService;
+use authz_domain::users::UserService;
 use paperclip::actix::{web, OpenApiExt};
 use paperclip::v2::models::{DefaultApiRaw, Info, Tag};
 use tracing_actix_web::TracingLogger;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub registration: RegistrationService,
     /// The administration use cases.
     pub admin: AdminService,
+    /// User accounts (`/admin/users`).
+    pub users: UserService,
     /// HTTP settings.
     pub settings: HttpSettings,
 }

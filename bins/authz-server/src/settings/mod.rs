@@ -9,6 +9,7 @@ mod limits;
 mod logging;
 mod registration;
 mod server;
+mod users;
 mod validators;
 
 pub use admin::AdminSettings;
@@ -17,6 +18,7 @@ pub use limits::{Argon2Config, LimitSettings};
 pub use logging::{LogFormat, LoggingSettings};
 pub use registration::{RegistrationSettings, SoftwareStatementSettings, TrustedIssuerSettings};
 pub use server::ServerSettings;
+pub use users::UsersSettings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,6 +74,9 @@ pub struct Settings {
     /// `[logging]`.
     #[garde(dive)]
     pub logging: LoggingSettings,
+    /// `[users]`.
+    #[garde(dive)]
+    pub users: UsersSettings,
 }
 
 /// Where settings come from.
@@ -207,6 +212,7 @@ impl Settings {
                 self.admin.default_per_page, self.admin.max_per_page
             ));
         }
+        problems.extend(self.users.problems());
         if let Err(e) = authz_domain::credentials::SecretHasher::new(self.argon2_settings(), 1) {
             problems.push(format!(
                 "argon2: {e} (memory_kib must be at least 8 × parallelism)"
