@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_cli;
+mod admin_users;
 mod cli;
 mod config;
 mod cors;
@@ -13,3 +14,4 @@ mod management;
 mod openapi;
 mod registration;
 mod registration_errors;
+mod users_cli;
