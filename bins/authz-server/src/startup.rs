@@ -101,7 +101,7 @@ impl Services {
                 user_store.clone(),
                 hasher.clone(),
                 rng.as_ref(),
-                authz_domain::users::PasswordPolicy::default(),
+                settings.users.password_policy(),
             )
             .context("preparing sign-in")?,
         );
@@ -114,8 +114,8 @@ impl Services {
             rng.clone(),
             clock.clone(),
         )
-        .with_password_policy(authz_domain::users::PasswordPolicy::default())
-        .with_session_policy(authz_domain::users::SessionPolicy::default());
+        .with_password_policy(settings.users.password_policy())
+        .with_session_policy(settings.users.session_policy());
         let consents = ConsentService::new(user_store.clone(), audit.clone(), clock.clone());
 
         let authorization_policy = settings.authorization_policy()?;
@@ -283,6 +283,7 @@ impl Application {
             registration: services.registration.clone(),
             admin: services.admin.clone(),
             tokens: services.tokens.clone(),
+            users: services.users.clone(),
             keys: services.key_ring.clone(),
             clock: Arc::new(SystemClock),
             settings: settings.http_settings()?,

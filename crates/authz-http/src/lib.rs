@@ -29,6 +29,7 @@ use authz_domain::clock::Clock;
 use authz_domain::keys::SharedKeyRing;
 use authz_domain::registration::RegistrationService;
 use authz_domain::token::TokenService;
+use authz_domain::users::UserService;
 use paperclip::actix::{web, OpenApiExt};
 use paperclip::v2::models::{DefaultApiRaw, Info, Tag};
 use tracing_actix_web::TracingLogger;
@@ -84,6 +85,8 @@ pub struct AppState {
     pub keys: Arc<SharedKeyRing>,
     /// The clock the handlers read.
     pub clock: Arc<dyn Clock>,
+    /// User accounts (`/admin/users`).
+    pub users: UserService,
     /// HTTP settings.
     pub settings: HttpSettings,
 }

@@ -12,7 +12,8 @@ pub(super) enum AdminTokenCommand {
         #[arg(long)]
         name: String,
         /// Space-separated scopes: client:read client:create client:update client:delete
-        /// audit:read, or client:admin for all of them.
+        /// audit:read, or client:admin for all of them; user:read, or user:admin for user
+        /// accounts (client:admin does not include the user scopes).
         #[arg(long)]
         scope: String,
         /// Lifetime such as 3600, 90m, 12h or 30d; without it the token never expires.

@@ -1,9 +1,10 @@
-//! The command line: `serve` (the default), `migrate`, `check-config`, `admin-token`. One file per
-//! command family; `main.rs` only calls [`main`].
+//! The command line: `serve` (the default), `migrate`, `check-config`, `admin-token`, `user`. One
+//! file per command family; `main.rs` only calls [`main`].
 
 mod admin_token;
 mod migrate;
 mod serve;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: admin_token::AdminTokenCommand,
     },
+    /// Manage local user accounts (the people who sign in).
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
+    },
 }
 
 /// Parses the command line, runs the command, and turns an error into a message on standard
@@ -71,6 +77,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let database = open_database(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = admin_token::run(&services.admin, command);
+            services.audit.flush();
+            result
+        }
+        Command::User { command } => {
+            telemetry::init(&settings.logging)?;
+            let database = open_database(&settings)?;
+            let services = Services::build(&settings, &database)?;
+            let result = users::run(&services.users, command);
             services.audit.flush();
             result
         }

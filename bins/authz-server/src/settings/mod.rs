@@ -13,6 +13,7 @@ mod pages;
 mod registration;
 mod server;
 mod tokens;
+mod users;
 mod validators;
 
 pub use admin::AdminSettings;
@@ -25,6 +26,7 @@ pub use pages::PagesSettings;
 pub use registration::{RegistrationSettings, SoftwareStatementSettings, TrustedIssuerSettings};
 pub use server::ServerSettings;
 pub use tokens::TokenSettings;
+pub use users::UsersSettings;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,6 +98,9 @@ pub struct Settings {
     /// `[logging]`.
     #[garde(dive)]
     pub logging: LoggingSettings,
+    /// `[users]`.
+    #[garde(dive)]
+    pub users: UsersSettings,
 }
 
 /// Where settings come from.
@@ -232,6 +237,7 @@ impl Settings {
         if let Err(e) = self.authorization_policy() {
             problems.push(e.to_string());
         }
+        problems.extend(self.users.problems());
         if let Err(e) = authz_domain::credentials::SecretHasher::new(self.argon2_settings(), 1) {
             problems.push(format!(
                 "argon2: {e} (memory_kib must be at least 8 × parallelism)"

@@ -1152,6 +1152,11 @@ async fn openapi_documents_every_administration_route() {
         ),
         ("/admin/clients/{client_id}/secret", vec!["post"]),
         ("/admin/clients/{client_id}/unlock", vec!["post"]),
+        ("/admin/users", vec!["get", "post"]),
+        ("/admin/users/{user_id}", vec!["get"]),
+        ("/admin/users/{user_id}/disable", vec!["post"]),
+        ("/admin/users/{user_id}/enable", vec!["post"]),
+        ("/admin/users/{user_id}/password", vec!["put"]),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_owned(), m.into_iter().map(str::to_owned).collect()))

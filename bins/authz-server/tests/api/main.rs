@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_cli;
+mod admin_users;
 mod authorization_flow;
 mod cli;
 mod config;
@@ -15,3 +16,4 @@ mod openapi;
 mod registration;
 mod registration_errors;
 mod tokens;
+mod users_cli;

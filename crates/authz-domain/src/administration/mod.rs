@@ -11,8 +11,9 @@ pub use service::{
     validate_client_id, AdminPolicy, AdminScope, AdminScopes, AdminService, AdminToken,
     Administrator, AuditListParams, AuditPage, AuditQuery, ClientDetails, ClientListParams,
     ClientPage, ClientQuery, ClientSort, IssuedAdminToken, ReissuedToken, ReplacedClient,
-    RotatedSecret, StoredAuditEvent, ADMIN_INVALID_TOKEN_MESSAGE, ADMIN_MISSING_TOKEN_MESSAGE,
-    ADMIN_TOKEN_PREFIX, MAX_CHOSEN_CLIENT_ID_CHARS, MAX_PAGE, MAX_SEARCH_CHARS,
+    RotatedSecret, StoredAuditEvent, UserListParams, ADMIN_INVALID_TOKEN_MESSAGE,
+    ADMIN_MISSING_TOKEN_MESSAGE, ADMIN_TOKEN_PREFIX, MAX_CHOSEN_CLIENT_ID_CHARS, MAX_PAGE,
+    MAX_SEARCH_CHARS,
 };
 
 #[cfg(test)]

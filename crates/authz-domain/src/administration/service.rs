@@ -25,6 +25,7 @@ use crate::registration::{
     STALE_RETRIES,
 };
 use crate::registration::{RegisteredClient, RegistrationService};
+use crate::users::{UserQuery, MAX_USERS_PER_PAGE};
 use crate::values::{truncate, GrantType};
 
 /// Administrator tokens start with this, so a leaked one is recognisable.
@@ -55,8 +56,14 @@ pub enum AdminScope {
     ClientDelete,
     /// Read the audit trail.
     AuditRead,
-    /// Everything above.
+    /// Every client scope above and `audit:read`; never the user scopes.
     ClientAdmin,
+    /// List and read user accounts.
+    UserRead,
+    /// Create user accounts, disable and enable them, set their passwords; implies `user:read`.
+    /// User accounts are a separate trust domain: `client:admin` does not imply this scope, and
+    /// this scope implies no client scope.
+    UserAdmin,
 }
 
 impl AdminScope {
@@ -68,6 +75,8 @@ impl AdminScope {
         Self::ClientDelete,
         Self::AuditRead,
         Self::ClientAdmin,
+        Self::UserRead,
+        Self::UserAdmin,
     ];
 
     /// The scope as written in tokens and challenges.
@@ -79,6 +88,22 @@ impl AdminScope {
             Self::ClientDelete => "client:delete",
             Self::AuditRead => "audit:read",
             Self::ClientAdmin => "client:admin",
+            Self::UserRead => "user:read",
+            Self::UserAdmin => "user:admin",
+        }
+    }
+
+    /// The umbrella scope that also grants this one: `client:admin` for the client scopes and
+    /// `audit:read`, `user:admin` for `user:read`; `None` for the umbrella scopes themselves.
+    pub fn implied_by(self) -> Option<Self> {
+        match self {
+            Self::ClientRead
+            | Self::ClientCreate
+            | Self::ClientUpdate
+            | Self::ClientDelete
+            | Self::AuditRead => Some(Self::ClientAdmin),
+            Self::UserRead => Some(Self::UserAdmin),
+            Self::ClientAdmin | Self::UserAdmin => None,
         }
     }
 
@@ -138,9 +163,23 @@ impl AdminScopes {
         Ok(Self(set))
     }
 
-    /// Whether these scopes permit `needed` (`client:admin` permits everything).
+    /// Whether these scopes permit `needed`: `client:admin` permits every client scope and
+    /// `audit:read`, `user:admin` permits `user:read`. No scope crosses between clients and user
+    /// accounts: `client:admin` does not permit `user:read` or `user:admin`.
+    ///
+    /// ```
+    /// use authz_domain::administration::{AdminScope, AdminScopes};
+    /// let clients = AdminScopes::parse("client:admin").unwrap();
+    /// assert!(!clients.allows(AdminScope::UserRead));
+    /// let users = AdminScopes::parse("user:admin").unwrap();
+    /// assert!(users.allows(AdminScope::UserRead));
+    /// assert!(!users.allows(AdminScope::ClientRead));
+    /// ```
     pub fn allows(&self, needed: AdminScope) -> bool {
-        self.0.contains(&needed) || self.0.contains(&AdminScope::ClientAdmin)
+        self.0.contains(&needed)
+            || needed
+                .implied_by()
+                .is_some_and(|umbrella| self.0.contains(&umbrella))
     }
 
     /// The scopes, in a fixed order.
@@ -482,6 +521,41 @@ impl AuditQuery {
     }
 }
 
+/// The raw query parameters of a user listing (`GET /admin/users`), as sent.
+#[derive(Debug, Clone, Default)]
+pub struct UserListParams {
+    /// Page number, from 1.
+    pub page: Option<String>,
+    /// Page size.
+    pub per_page: Option<String>,
+}
+
+impl UserListParams {
+    /// Parses the parameters of a user listing with the same rules and messages as a client
+    /// listing; the page size is at most the smaller of `admin.max_per_page` and
+    /// [`MAX_USERS_PER_PAGE`].
+    ///
+    /// ```
+    /// use authz_domain::administration::{AdminPolicy, UserListParams};
+    /// use authz_domain::clients::RegistrationPolicy;
+    /// let policy = AdminPolicy::from_registration(&RegistrationPolicy::default());
+    /// let q = UserListParams { page: Some("2".into()), per_page: None }.parse(&policy).unwrap();
+    /// assert_eq!((q.page, q.per_page), (2, 20));
+    /// let err = UserListParams { page: Some("0".into()), per_page: None }.parse(&policy);
+    /// assert!(err.unwrap_err().to_string().starts_with("page: "));
+    /// ```
+    pub fn parse(&self, policy: &AdminPolicy) -> Result<UserQuery, RegistrationError> {
+        let max = policy.max_per_page.min(MAX_USERS_PER_PAGE);
+        let (page, per_page) = parse_paging_within(
+            self.page.as_deref(),
+            self.per_page.as_deref(),
+            policy.default_per_page.min(max),
+            max,
+        )?;
+        UserQuery::new(page, per_page).map_err(|e| invalid(e.to_string()))
+    }
+}
+
 /// An audit record as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAuditEvent {
@@ -646,10 +720,16 @@ impl AdminService {
             record(&admin.actor(), "insufficient scope")?;
             return Err(RegistrationError::InsufficientScope {
                 scope: needed.as_str(),
-                message: format!(
-                    "this operation needs the {needed} scope (or client:admin); the token has {}",
-                    admin.scopes
-                ),
+                message: match needed.implied_by() {
+                    Some(umbrella) => format!(
+                        "this operation needs the {needed} scope (or {umbrella}); the token has {}",
+                        admin.scopes
+                    ),
+                    None => format!(
+                        "this operation needs the {needed} scope; the token has {}",
+                        admin.scopes
+                    ),
+                },
             });
         }
         Ok(admin)
@@ -1125,6 +1205,15 @@ fn parse_paging(
     per_page: Option<&str>,
     policy: &AdminPolicy,
 ) -> Result<(u64, u64), RegistrationError> {
+    parse_paging_within(page, per_page, policy.default_per_page, policy.max_per_page)
+}
+
+fn parse_paging_within(
+    page: Option<&str>,
+    per_page: Option<&str>,
+    default_per_page: u64,
+    max_per_page: u64,
+) -> Result<(u64, u64), RegistrationError> {
     let number = |name: &str, value: Option<&str>, default: u64, max: u64| match value {
         None | Some("") => Ok(default),
         Some(v) => match parse_decimal(v) {
@@ -1139,12 +1228,7 @@ fn parse_paging(
         },
     };
     let page = number("page", page, 1, MAX_PAGE)?;
-    let per_page = number(
-        "per_page",
-        per_page,
-        policy.default_per_page,
-        policy.max_per_page,
-    )?;
+    let per_page = number("per_page", per_page, default_per_page, max_per_page)?;
     Ok((page, per_page))
 }
 
@@ -1335,7 +1419,23 @@ mod tests {
         assert!(s.allows(AdminScope::ClientUpdate));
         assert!(!s.allows(AdminScope::AuditRead));
         let all = AdminScopes::parse("client:admin").expect("ok");
-        assert!(AdminScope::ALL.iter().all(|&x| all.allows(x)));
+        for &scope in AdminScope::ALL {
+            let is_user_scope = matches!(scope, AdminScope::UserRead | AdminScope::UserAdmin);
+            assert_eq!(all.allows(scope), !is_user_scope, "client:admin vs {scope}");
+        }
+        let users = AdminScopes::parse("user:admin").expect("ok");
+        for &scope in AdminScope::ALL {
+            let is_user_scope = matches!(scope, AdminScope::UserRead | AdminScope::UserAdmin);
+            assert_eq!(users.allows(scope), is_user_scope, "user:admin vs {scope}");
+        }
+        let reader = AdminScopes::parse("user:read").expect("ok");
+        assert!(reader.allows(AdminScope::UserRead) && !reader.allows(AdminScope::UserAdmin));
+        assert_eq!(
+            AdminScopes::parse("user:read client:read user:admin")
+                .expect("ok")
+                .to_string(),
+            "client:read user:read user:admin"
+        );
         assert!(AdminScopes::parse("").is_err());
         assert!(AdminScopes::parse("client:read admin").is_err());
     }
