@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import sys
 import urllib.error
 import urllib.parse
@@ -214,6 +215,8 @@ def run(a: argparse.Namespace) -> dict:
 
 
 def main() -> int:
+    # Stopped from outside (scripts/e2e.sh's timeout): unwind, so `finally: driver.quit()` ends Chromium.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAILED: browser: stopped by SIGTERM"))
     env = os.environ.get
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--issuer", required=True, help="exactly as in the server's metadata")

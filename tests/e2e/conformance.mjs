@@ -89,6 +89,8 @@ log('npx', args.join(' '));
 const child = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 const killSuite = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ } };
 process.on('exit', killSuite);
+// Stopped from outside (scripts/e2e.sh's timeout, Ctrl-C): take the suite down too.
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => { fail(`stopped by ${sig}`); killSuite(); process.exit(1); });
 const timeoutMs = Number(process.env.E2E_CONFORMANCE_TIMEOUT_MS || 240_000);
 const timer = setTimeout(() => { fail(`the suite did not finish within ${timeoutMs / 1000} s`); killSuite(); }, timeoutMs);
 
