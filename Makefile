@@ -5,10 +5,10 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-admin migrate doc
+.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-admin migrate doc e2e
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
 deps: ## Install missing system packages (C compiler, libpq)
 	@scripts/install-deps.sh
@@ -18,6 +18,12 @@ run: deps ## Run the server on the embedded default (SQLite under data/)
 
 test: deps ## Run every test, on SQLite and on a throwaway PostgreSQL (or TEST_DATABASE_URL)
 	scripts/with-postgres.sh $(CARGO) test --workspace --locked
+
+# Needs npm, python3 and chromium (scripts/e2e.sh installs what is missing; Node 22 comes through
+# npx). Not part of `test` until the authorization endpoints are on main. E2E_ISSUER=… runs it
+# against a server that is already running (see the header of scripts/e2e.sh).
+e2e: deps ## End-to-end: MCP TypeScript and Python SDKs, the MCP conformance suite and a headless browser against a real server
+	scripts/e2e.sh
 
 check: fmt-check lint purity deny test ## What CI runs: formatting, lints, domain purity, dependency audit, all tests
 
