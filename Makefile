@@ -16,8 +16,9 @@ deps: ## Install missing system packages (C compiler, libpq)
 run: deps ## Run the server on the embedded default (SQLite under data/)
 	$(CARGO) run --release -p authz-server
 
-test: deps ## Run every test, on SQLite and on a throwaway PostgreSQL (or TEST_DATABASE_URL)
+test: deps ## Run every test: on SQLite and a throwaway PostgreSQL (or TEST_DATABASE_URL), then end to end
 	scripts/with-postgres.sh $(CARGO) test --workspace --locked
+	scripts/e2e.sh
 
 # Needs npm, python3 and chromium (scripts/e2e.sh installs what is missing; Node 22 comes through
 # npx). Not part of `test` until the authorization endpoints are on main. E2E_ISSUER=… runs it

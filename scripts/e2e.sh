@@ -183,10 +183,8 @@ start_server() {
   export AUTHZ__SERVER__WORKERS=2
   export AUTHZ__LOGGING__FORMAT=pretty
   export AUTHZ__LOGGING__LEVEL=${E2E_SERVER_LOG_LEVEL:-info}
-  # TODO(authorization settings): the authorization/tokens/keys/sessions sections are being built.
-  # Put what the tests need here once their keys exist, e.g. the scopes the MCP clients ask for:
-  #   export AUTHZ__REGISTRATION__ALLOWED_SCOPES=…   AUTHZ__AUTHORIZATION__…=…
-  # Until then E2E_SERVER_ENV="KEY=VALUE …" adds settings without editing this file.
+  # The server runs on its defaults (any scope, any resource); E2E_SERVER_ENV="KEY=VALUE …" adds
+  # settings, e.g. AUTHZ__AUTHORIZATION__RESOURCES=… to try a restricted server.
   local kv
   for kv in ${E2E_SERVER_ENV:-}; do export "${kv?}"; done
 
@@ -205,8 +203,7 @@ make_fixtures() {
   E2E_USERNAME=${E2E_USERNAME:-e2e}
   E2E_PASSWORD=${E2E_PASSWORD:-$(python3 -c 'import secrets; print("pw-" + secrets.token_urlsafe(18))')}
 
-  # TODO(users CLI): `authz-server user create --username NAME` reading the password from standard
-  # input (one line) is the expected shape; adjust here if the command lands differently.
+  # `user create` reads the password from standard input (one line).
   must user-create 30 bash -c 'printf "%s\n" "$3" | "$1" user create --username "$2"' _ "$BIN" "$E2E_USERNAME" "$E2E_PASSWORD"
 
   local admin_token
@@ -215,10 +212,8 @@ make_fixtures() {
 
   # The resource server of py_sdk_flow.py: a confidential client an administrator allowed to
   # introspect (contract §7), created through the admin API (POST /admin/clients, docs/api.md).
-  # TODO(introspection permission): the client setting that allows /introspect is being built. Expected
-  # shape: a member of "settings", e.g. E2E_RS_SETTINGS='{"introspection": true}' (use its real name);
-  # without it /introspect answers 401 invalid_client and py-sdk-flow fails saying so.
-  local rs rs_settings='{}'
+  # Only an administrator can set `allow_introspection`; without it /introspect answers 401.
+  local rs rs_settings='{"allow_introspection": true}'
   [ -z "${E2E_RS_SETTINGS:-}" ] || rs_settings=$E2E_RS_SETTINGS
   rs=$(http POST "$E2E_ISSUER/admin/clients" "$(python3 -c 'import json,sys; print(json.dumps({
       "client_id": "e2e-resource-server", "client_name": "e2e: MCP resource server (introspection)",
