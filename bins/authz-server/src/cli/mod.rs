@@ -2,6 +2,7 @@
 //! file per command family; `main.rs` only calls [`main`].
 
 mod admin_token;
+mod keys;
 mod migrate;
 mod serve;
 mod users;
@@ -48,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: users::UserCommand,
     },
+    /// Manage the keys access tokens are signed with.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
 }
 
 /// Parses the command line, runs the command, and turns an error into a message on standard
@@ -84,7 +90,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&settings.logging)?;
             let database = open_database(&settings)?;
             let services = Services::build(&settings, &database)?;
-            let result = users::run(&services.users, command);
+            let result = users::run(&services.users, &services.tokens, command);
+            services.audit.flush();
+            result
+        }
+        Command::Keys { command } => {
+            telemetry::init(&settings.logging)?;
+            let database = open_database(&settings)?;
+            let services = Services::build(&settings, &database)?;
+            let result = keys::run(&services.keys, command);
             services.audit.flush();
             result
         }

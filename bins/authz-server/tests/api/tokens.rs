@@ -308,4 +308,55 @@ on_both_backends! {
         let rt = tokens["refresh_token"].as_str().expect("rt");
         assert_error(refresh(&app, &seeded.client_id, rt).await, 401, "invalid_client").await;
     }
+
+    async fn disabling_a_user_revokes_their_grants_for_good(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let seeded = setup(&app).await;
+        seed_code(&app, &seeded, "ac_seven", "fam-seven");
+        let tokens: Value = exchange(&app, &seeded.client_id, "ac_seven").await.json().await.expect("json");
+        let rt = tokens["refresh_token"].as_str().expect("rt");
+        let admin = crate::helpers::admin_token(&app, "user:admin");
+        for action in ["disable", "enable"] {
+            let res = app.http.post(app.url(&format!("/admin/users/{}/{action}", seeded.user_id)))
+                .bearer_auth(&admin).send().await.expect("sent");
+            assert_eq!(res.status(), 200, "{action}");
+        }
+        assert_error(refresh(&app, &seeded.client_id, rt).await, 400, "invalid_grant").await;
+    }
+
+    async fn rotating_a_secret_away_revokes_the_clients_grants(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let res = app.register(&json!({
+            "client_name": "Claude",
+            "redirect_uris": [REDIRECT],
+            "token_endpoint_auth_method": "client_secret_post",
+            "grant_types": ["authorization_code", "refresh_token"]
+        })).await;
+        let body: Value = res.json().await.expect("json");
+        let client_id = body["client_id"].as_str().expect("id").to_owned();
+        let secret = body["client_secret"].as_str().expect("secret").to_owned();
+        let seeded = Seeded { client_id: client_id.clone(), user_id: seed_user(&app) };
+        seed_code(&app, &seeded, "ac_eight", "fam-eight");
+        let res = post_form(&app, "/token", &[
+            ("grant_type", "authorization_code"), ("client_id", &client_id), ("client_secret", &secret),
+            ("code", "ac_eight"), ("code_verifier", VERIFIER), ("redirect_uri", REDIRECT),
+        ]).await;
+        assert_eq!(res.status(), 200);
+        let tokens: Value = res.json().await.expect("json");
+        let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+        let admin = crate::helpers::admin_token(&app, "client:admin");
+        let res = app.http.post(app.url(&format!("/admin/clients/{client_id}/secret")))
+            .bearer_auth(&admin).send().await.expect("sent");
+        assert_eq!(res.status(), 200);
+        let new_secret = res.json::<Value>().await.expect("json")["client_secret"].as_str().expect("new").to_owned();
+        // The old secret no longer authenticates; the new one does, but the grant is gone.
+        let res = post_form(&app, "/token", &[
+            ("grant_type", "refresh_token"), ("client_id", &client_id), ("client_secret", &secret), ("refresh_token", &rt),
+        ]).await;
+        assert_error(res, 401, "invalid_client").await;
+        let res = post_form(&app, "/token", &[
+            ("grant_type", "refresh_token"), ("client_id", &client_id), ("client_secret", &new_secret), ("refresh_token", &rt),
+        ]).await;
+        assert_error(res, 400, "invalid_grant").await;
+    }
 }
