@@ -69,6 +69,25 @@ pub async fn authorization_server_metadata(
     JsonOk(metadata(&state))
 }
 
+/// `GET /.well-known/oauth-authorization-server/{path}`: the RFC 8414 §3.1 location of the
+/// metadata when the issuer has a path (`https://example.com/auth` →
+/// `/.well-known/oauth-authorization-server/auth`); any other path is a 404.
+pub(crate) async fn path_inserted_metadata(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let issuer_path = url::Url::parse(&state.settings.public_base_url)
+        .map(|u| u.path().trim_matches('/').to_owned())
+        .unwrap_or_default();
+    if !issuer_path.is_empty() && path.trim_matches('/') == issuer_path {
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(metadata(&state))
+    } else {
+        HttpResponse::NotFound().finish()
+    }
+}
+
 /// Liveness: the process answers HTTP.
 #[derive(Debug, Serialize, Apiv2Schema)]
 pub struct Health {

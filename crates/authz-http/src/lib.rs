@@ -216,6 +216,10 @@ pub fn build_app(
         .build()
         .route("/docs", actix_web::web::get().to(discovery::api_guide))
         .route("/jwks.json", actix_web::web::get().to(tokens::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server/{path:.*}",
+            actix_web::web::get().to(discovery::path_inserted_metadata),
+        )
         .default_service(actix_web::web::to(not_found))
         .wrap(
             DefaultHeaders::new()

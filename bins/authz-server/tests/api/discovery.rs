@@ -64,6 +64,32 @@ async fn configured_scopes_and_grants_are_advertised() {
 }
 
 #[tokio::test]
+async fn an_issuer_with_a_path_is_also_served_at_the_path_inserted_location() {
+    let app = crate::helpers::spawn_app_with(
+        authz_storage::Backend::Sqlite,
+        &[("server.public_base_url", "http://127.0.0.1:9/tenant-a")],
+    )
+    .await;
+    let res = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server/tenant-a"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status().as_u16(), 200);
+    let meta: Value = res.json().await.expect("json");
+    assert_eq!(meta["issuer"], "http://127.0.0.1:9/tenant-a");
+    assert_eq!(meta["token_endpoint"], "http://127.0.0.1:9/tenant-a/token");
+    let res = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server/other"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+#[tokio::test]
 async fn the_metadata_wire_format() {
     let app = spawn_app(authz_storage::Backend::Sqlite).await;
     let meta: Value = app
