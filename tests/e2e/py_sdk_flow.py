@@ -33,6 +33,7 @@ import time
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx2  # the HTTP client of mcp 2.x (not `httpx`)
+import jwt  # PyJWT, a dependency of mcp: the local validation docs/resource-servers.md shows
 import uvicorn
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider, TokenStorage
@@ -72,8 +73,10 @@ def free_port() -> int:
 class IntrospectionVerifier(TokenVerifier):
     """Validates bearer tokens with the authorization server's /introspect (client_secret_basic)."""
 
-    def __init__(self, endpoint: str, client_id: str, client_secret: str, resource: str):
+    def __init__(self, endpoint: str, client_id: str, client_secret: str, resource: str,
+                 issuer: str, jwks_uri: str):
         self.endpoint, self.auth, self.resource = endpoint, (client_id, client_secret), resource
+        self.issuer, self.jwks = issuer, jwt.PyJWKClient(jwks_uri, cache_keys=True, lifespan=300)
         self.calls: list[dict] = []
 
     async def verify_token(self, token: str) -> AccessToken | None:
@@ -88,6 +91,21 @@ class IntrospectionVerifier(TokenVerifier):
         d = r.json()
         if d.get("active") is not True:
             return None
+        # The same token must also pass local validation, exactly as docs/resource-servers.md
+        # shows it (PyJWT with the JWK Set), for this resource server's own audience.
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("typ") != "at+jwt":
+                raise jwt.InvalidTokenError(f"typ {header.get('typ')!r} is not at+jwt")
+            key = self.jwks.get_signing_key_from_jwt(token)
+            jwt.decode(token, key.key, algorithms=["ES256", "EdDSA", "RS256"], issuer=self.issuer,
+                       audience=self.resource, leeway=60,
+                       options={"require": ["exp", "iss", "aud", "sub"]})
+            self.calls[-1]["jwt"] = "valid"
+        except jwt.PyJWTError as e:
+            print(f"[rs] local JWT validation failed: {e}", file=sys.stderr, flush=True)
+            self.calls[-1]["jwt"] = f"invalid: {e}"
+            return None
         aud = d.get("aud")
         auds = aud if isinstance(aud, list) else [aud] if aud else []
         return AccessToken(token=token, client_id=d.get("client_id", ""), scopes=(d.get("scope") or "").split(),
@@ -100,9 +118,9 @@ def build_resource_server(issuer: str, verifier: IntrospectionVerifier, mcp_url:
     mcp = MCPServer(
         "e2e-resource-server",
         token_verifier=verifier,
-        # validate_token_resource: switch on once access tokens' `aud` carries the resource (contract §6).
+        # Access tokens carry the resource the client asked for in `aud` (RFC 8707, contract §6).
         auth=AuthSettings(issuer_url=issuer, resource_server_url=mcp_url, required_scopes=scopes,
-                          validate_token_resource=False),
+                          validate_token_resource=True),
     )
 
     @mcp.tool()
@@ -249,7 +267,9 @@ async def run(a: argparse.Namespace) -> dict:
 
     port = a.mcp_port or free_port()
     mcp_url = f"http://127.0.0.1:{port}/mcp"
-    verifier = IntrospectionVerifier(introspection_endpoint, a.rs_client_id, a.rs_client_secret, mcp_url)
+    assert_loopback(md["jwks_uri"], "jwks_uri")
+    verifier = IntrospectionVerifier(introspection_endpoint, a.rs_client_id, a.rs_client_secret, mcp_url,
+                                     md["issuer"], md["jwks_uri"])
     VERIFIERS.append(verifier)
     server = serve_in_thread(build_resource_server(a.issuer, verifier, mcp_url, a.scopes.split() or None).streamable_http_app(), port)
     log("resource_server", url=mcp_url, introspection_endpoint=introspection_endpoint)
@@ -292,6 +312,8 @@ async def run(a: argparse.Namespace) -> dict:
         raise RuntimeError(f"the tool call did not succeed with an authenticated subject: {out}")
     if not any(c["active"] for c in verifier.calls):
         raise RuntimeError(f"/introspect never reported the token active: {verifier.calls}")
+    if not any(c.get("jwt") == "valid" for c in verifier.calls):
+        raise RuntimeError(f"the access token never passed local JWT validation: {verifier.calls}")
     if a.expect_sub and out["sub"] != a.expect_sub:
         raise RuntimeError(f"sub {out['sub']!r} differs from the expected {a.expect_sub!r}")
     return {"ok": True, "sub": out["sub"], "scopes": out.get("scopes"), "client_id": storage.client.client_id if storage.client else None,

@@ -5,6 +5,7 @@
 //   discoverAuthorizationServerMetadata → registerClient (public client, loopback redirect)
 //   → startAuthorization (PKCE S256, state) → the user signs in and allows (lib/forms.mjs)
 //   → the callback has one code, our state, iss = issuer → exchangeAuthorization
+//   → the access token verified locally with jose and the JWK Set (docs/resource-servers.md)
 //   → refreshAuthorization twice, each returning a new refresh token (rotation for public clients)
 //
 //   node ts-sdk-flow.mjs ISSUER
@@ -25,6 +26,7 @@ import {
   refreshAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js';
 import { randomBytes } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { assertLoopback, checkCallback, driveAuthorization, fetchWithTimeout, redact, watchdog } from './lib/forms.mjs';
 
 const log = (step, data = {}) => console.log(JSON.stringify({ step, ...data }));
@@ -88,6 +90,21 @@ export async function runFlow(issuer, {
   if (String(tokens.token_type).toLowerCase() !== 'bearer') throw new Error(`token_type ${tokens.token_type} is not Bearer`);
   if (!tokens.refresh_token) throw new Error('the code exchange issued no refresh_token although the client registered for refresh_token');
   log('exchangeAuthorization', { tokens: redactTokens(tokens) });
+
+  // 5b. A resource server's local validation, exactly as docs/resource-servers.md shows it (jose):
+  //     the JWK Set from jwks_uri, typ at+jwt, the issuer, and the audience (the resource asked
+  //     for; without one the server's default, the issuer).
+  const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri));
+  const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
+    issuer: metadata.issuer,
+    audience: resource ?? metadata.issuer,
+    typ: 'at+jwt',
+    algorithms: ['ES256', 'EdDSA', 'RS256'],
+    clockTolerance: 60,
+  });
+  if (payload.client_id !== clientInformation.client_id) throw new Error(`access token client_id ${payload.client_id} is not ours`);
+  if (!payload.sub || !payload.jti || !payload.exp) throw new Error('access token lacks sub, jti or exp (RFC 9068 §2.2)');
+  log('verifyAccessToken', { alg: protectedHeader.alg, typ: protectedHeader.typ, aud: payload.aud, scope: payload.scope ?? '' });
 
   // 6. Two refreshes. refreshAuthorization keeps the OLD refresh token in its result when the
   //    response has none, so rotation is checked by comparing values; the old one must be gone.
