@@ -21,8 +21,8 @@ test: deps ## Run every test: on SQLite and a throwaway PostgreSQL (or TEST_DATA
 	scripts/e2e.sh
 
 # Needs npm, python3 and chromium (scripts/e2e.sh installs what is missing; Node 22 comes through
-# npx). Not part of `test` until the authorization endpoints are on main. E2E_ISSUER=… runs it
-# against a server that is already running (see the header of scripts/e2e.sh).
+# npx). `make test` runs it after the Rust tests. E2E_ISSUER=… runs it against a server that is
+# already running (see the header of scripts/e2e.sh).
 e2e: deps ## End-to-end: MCP TypeScript and Python SDKs, the MCP conformance suite and a headless browser against a real server
 	scripts/e2e.sh
 

@@ -197,10 +197,25 @@ impl Services {
     /// lifetime so a late replay is still recognised and revokes its grant), refresh families
     /// expired or revoked over a day ago, revocations of expired access tokens, and sessions.
     pub fn purge_expired(&self) -> anyhow::Result<()> {
-        self.authorization.purge_expired()?;
-        self.tokens.purge_expired()?;
-        self.users.purge_expired_sessions()?;
-        Ok(())
+        // Each purge on its own: one failing must not keep the others from running.
+        let results = [
+            self.authorization
+                .purge_expired()
+                .map_err(anyhow::Error::from),
+            self.tokens.purge_expired().map_err(anyhow::Error::from),
+            self.users
+                .purge_expired_sessions()
+                .map_err(anyhow::Error::from),
+        ];
+        let errors: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(errors.join("; ")))
+        }
     }
 
     /// Re-reads the signing keys, so a rotation made by the command line or another instance

@@ -275,20 +275,6 @@ fn sanitize_description(s: &str) -> String {
         .collect()
 }
 
-/// The parameters this endpoint understands; others are ignored (RFC 6749 §3.1).
-const KNOWN: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-    "scope",
-    "resource",
-    "prompt",
-    "response_mode",
-];
-
 /// The raw parameters, grouped by name; empty values count as absent (RFC 6749 §3.1) but still
 /// count as occurrences for the duplicate rule.
 struct Params<'a> {
@@ -425,13 +411,18 @@ impl AuthorizationRequest {
             })
         };
 
-        if let Some(name) = KNOWN
+        // Contract §2: any parameter but `resource` sent twice, known to us or not (a proxy or a
+        // later reader might pick the other copy).
+        if let Some((name, _)) = pairs
             .iter()
-            .find(|n| **n != "resource" && params.count(n) > 1)
+            .find(|(n, _)| n != "resource" && params.count(n) > 1)
         {
             return refuse(
                 ErrorCode::InvalidRequest,
-                format!("{name} appears more than once; send each parameter once"),
+                format!(
+                    "{} appears more than once; send each parameter once",
+                    crate::values::truncate(name, 64)
+                ),
             );
         }
         if let Some(sent_state) = state_sent {

@@ -492,7 +492,7 @@ fn two_code_challenge_parameters_are_invalid_request() {
 }
 
 #[test]
-fn any_other_repeated_parameter_is_invalid_request_but_unknown_ones_are_ignored() {
+fn any_repeated_parameter_but_resource_is_invalid_request_known_or_not() {
     for name in [
         "response_type",
         "code_challenge_method",
@@ -505,9 +505,14 @@ fn any_other_repeated_parameter_is_invalid_request_but_unknown_ones_are_ignored(
         list.push((name, "y"));
         assert_eq!(code_of(parse(&list)), ErrorCode::InvalidRequest, "{name}");
     }
+    // Contract §2: unknown parameters too (a proxy or a later reader could take the other copy).
     let mut list = valid();
     list.push(("nonce", "a"));
     list.push(("nonce", "b"));
+    assert_eq!(code_of(parse(&list)), ErrorCode::InvalidRequest, "nonce");
+    // A single unknown parameter is still ignored (RFC 6749 §3.1).
+    let mut list = valid();
+    list.push(("nonce", "a"));
     accepted(&list);
 }
 

@@ -79,7 +79,8 @@ pub enum RefreshRefusal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshDecision {
     /// Issue an access token. `rotate`: also issue a successor refresh token and mark the
-    /// presented one rotated; otherwise the presented token stays valid and is returned again.
+    /// presented one rotated; otherwise the presented token stays valid and the response carries
+    /// no refresh token (RFC 6749 §6: the client keeps using the one it has).
     Issue {
         /// Whether a successor refresh token replaces the presented one.
         rotate: bool,

@@ -698,7 +698,11 @@ impl TokenService {
                     .unwrap_or_else(|| self.policy.issuer.clone()),
             );
         }
-        let lifetime = if client.settings == crate::clients::ClientSettings::default() {
+        // A lifetime an administrator set (anything but the settings' default) wins; otherwise
+        // the server's `tokens.access_token_lifetime_secs`.
+        let lifetime = if client.settings.access_token_lifetime_secs
+            == crate::clients::ClientSettings::default().access_token_lifetime_secs
+        {
             self.policy.access_token_lifetime_secs
         } else {
             client.settings.access_token_lifetime_secs
