@@ -24,7 +24,40 @@ impl RootSpanBuilder for RootSpans {
         if !tracing::enabled!(tracing::Level::INFO) {
             return tracing::Span::none();
         }
-        tracing_actix_web::root_span!(level = tracing::Level::INFO, request)
+        // tracing-actix-web's fields, except that `http.target` never carries a query value that
+        // could be a credential (a client that wrongly puts `client_secret` or a token in the URL
+        // must not get it written to the log).
+        let connection = request.connection_info().clone();
+        let route = request.match_pattern().unwrap_or_else(|| "default".into());
+        let method = request.method().as_str().to_owned();
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %method,
+            http.route = %route,
+            http.flavor = %http_flavor(request.version()),
+            http.scheme = %connection.scheme(),
+            http.host = %connection.host(),
+            http.client_ip = %connection.realip_remote_addr().unwrap_or(""),
+            http.user_agent = %user_agent,
+            http.target = %redacted_target(request.path(), request.query_string()),
+            http.status_code = tracing::field::Empty,
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
     }
 
     fn on_request_end<B: MessageBody>(
@@ -35,6 +68,55 @@ impl RootSpanBuilder for RootSpans {
             DefaultRootSpanBuilder::on_request_end(span, outcome);
         }
     }
+}
+
+/// Query parameters whose values are never secret and help reading a log; every other value is
+/// replaced by `…`.
+const LOGGED_QUERY_VALUES: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "prompt",
+    "code_challenge_method",
+    "response_mode",
+    "resource",
+    "page",
+    "per_page",
+    "sort",
+    "action",
+];
+
+/// The HTTP version as tracing-actix-web names it (`1.1`, `2.0`).
+fn http_flavor(version: actix_web::http::Version) -> &'static str {
+    use actix_web::http::Version;
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2.0",
+        Version::HTTP_3 => "3.0",
+        _ => "other",
+    }
+}
+
+/// The request target as logged: the path, and the query with only [`LOGGED_QUERY_VALUES`] kept.
+fn redacted_target(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        return path.to_owned();
+    }
+    let kept: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            if LOGGED_QUERY_VALUES.contains(&name) {
+                pair.to_owned()
+            } else {
+                format!("{name}=…")
+            }
+        })
+        .collect();
+    format!("{path}?{}", kept.join("&"))
 }
 
 /// Response header carrying the id of the request's tracing span, for matching a client's report
@@ -129,5 +211,26 @@ fn describe(
                 .map(|c| c.chars().take(300).collect())
                 .unwrap_or_else(|| format!("the request was refused ({status})")),
         ),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted_target;
+
+    #[test]
+    fn credential_query_values_never_reach_the_log() {
+        assert_eq!(
+            redacted_target(
+                "/token",
+                "client_secret=s3cret&access_token=at&client_id=abc"
+            ),
+            "/token?client_secret=…&access_token=…&client_id=abc"
+        );
+        assert_eq!(
+            redacted_target("/signin", "request=ar_secret"),
+            "/signin?request=…"
+        );
+        assert_eq!(redacted_target("/health", ""), "/health");
     }
 }

@@ -272,3 +272,52 @@ fn request_spans_carry_route_and_request_id_at_info_and_the_id_header_always() {
         }
     }
 }
+
+/// A credential a client wrongly puts in a query string never reaches the log, whichever endpoint
+/// it was sent to and whether the request failed or not.
+#[test]
+fn query_string_credentials_are_not_logged() {
+    let db = TestDatabase::sqlite();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut cmd = server_command(&db.url);
+    cmd.env("AUTHZ__LOGGING__LEVEL", "info")
+        .env("AUTHZ__LOGGING__FORMAT", "json")
+        .stderr(Stdio::piped());
+    let (mut child, url) = start_server(cmd);
+    rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        for path in [
+            "/token?client_secret=LEAKED-SECRET-1&client_id=abc",
+            "/register/x?access_token=LEAKED-TOKEN-2",
+            "/signin?request=LEAKED-REQUEST-3",
+        ] {
+            let _ = http
+                .post(format!("{url}{path}"))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .expect("sent");
+        }
+    });
+    child.kill().expect("kill");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut log)
+        .expect("log");
+    assert!(
+        log.contains("client_secret=…"),
+        "the parameter name is kept: {log}"
+    );
+    assert!(
+        log.contains("client_id=abc"),
+        "harmless values are kept: {log}"
+    );
+    for secret in ["LEAKED-SECRET-1", "LEAKED-TOKEN-2", "LEAKED-REQUEST-3"] {
+        assert!(!log.contains(secret), "{secret} logged: {log}");
+    }
+}

@@ -274,11 +274,13 @@ on_both_backends! {
         let rs = introspector(&app).await;
         let info = introspect(&app, &rs, at).await;
         assert_eq!(info["active"], true);
-        assert_eq!(info["token_type"], "access_token");
+        assert_eq!(info["token_type"], "Bearer");
+        assert_eq!(info["token_use"], "access_token");
         assert_eq!(info["sub"], seeded.user_id);
         let info = introspect(&app, &rs, rt).await;
         assert_eq!(info["active"], true);
-        assert_eq!(info["token_type"], "refresh_token");
+        assert_eq!(info["token_use"], "refresh_token");
+        assert!(info.get("token_type").is_none());
         assert_eq!(introspect(&app, &rs, "garbage").await, json!({"active": false}));
         // Revocation of the access token by its client.
         let res = post_form(&app, "/revoke", &[("token", at), ("client_id", &seeded.client_id)]).await;

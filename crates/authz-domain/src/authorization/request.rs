@@ -266,6 +266,12 @@ fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
 /// `error_description` may only hold `%x20-21 / %x23-5B / %x5D-7E` (RFC 6749 §4.1.2.1); anything
 /// else becomes `?`, and it is cut to 300 characters.
 fn sanitize_description(s: &str) -> String {
+    // Readable substitutes first, so that messages written for JSON (quoted values, "§") stay
+    // legible here.
+    let s = s
+        .replace('"', "'")
+        .replace('§', "section ")
+        .replace('\\', "/");
     s.chars()
         .take(300)
         .map(|c| match c {

@@ -62,6 +62,15 @@ impl ResourceIndicator {
                 "resource must not contain a fragment ('#') (RFC 8707 section 2)".into(),
             ));
         }
+        // An absolute URI is made of RFC 3986 characters only; anything else (non-ASCII, '<',
+        // '"', '{', '|', '^', '`', '\\') would reach the token's aud in a form the resource
+        // server may compare differently.
+        if let Some(bad) = raw.chars().find(|c| !is_uri_char(*c)) {
+            return Err(ResourceError(format!(
+                "resource contains {:?}, which a URI cannot hold (RFC 3986 section 2); percent-encode it",
+                bad.escape_default().to_string()
+            )));
+        }
         if Url::parse(raw).is_err() {
             return Err(ResourceError(
                 "resource must be an absolute URI such as https://mcp.example.com/mcp (RFC 8707 section 2)"
@@ -187,5 +196,28 @@ mod tests {
         let back: ResourceIndicator = serde_json::from_str(&json).expect("deserialise");
         assert_eq!(back, r);
         assert!(serde_json::from_str::<ResourceIndicator>("\"/relative\"").is_err());
+    }
+}
+
+/// RFC 3986 §2: unreserved, reserved and '%'.
+fn is_uri_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
+}
+
+#[cfg(test)]
+mod uri_char_tests {
+    use super::ResourceIndicator;
+
+    #[test]
+    fn characters_a_uri_cannot_hold_are_refused() {
+        for bad in [
+            "https://x.example/<script>",
+            "https://a.example/\u{FFFD}",
+            "https://a.example/a\"b",
+            "https://a.example/{x}",
+        ] {
+            assert!(ResourceIndicator::parse(bad).is_err(), "{bad}");
+        }
+        assert!(ResourceIndicator::parse("https://a.example/%3Cscript%3E?x=1&y=2").is_ok());
     }
 }

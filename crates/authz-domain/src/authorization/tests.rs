@@ -818,8 +818,13 @@ fn a_success_redirect_without_state_has_code_and_iss_only() {
 #[test]
 fn error_descriptions_hold_only_the_characters_rfc_6749_allows() {
     let request = accepted(&valid());
-    let err = AuthorizationError::redirect(&request, ErrorCode::InvalidRequest, "bad \"x\" \\ é");
-    assert_eq!(err.description(), "bad ?x? ? ?");
+    let err = AuthorizationError::redirect(
+        &request,
+        ErrorCode::InvalidRequest,
+        "bad \"x\" \\ é (RFC 6749 §3.3)",
+    );
+    // Quotes, backslashes and "§" get readable substitutes; anything else outside the set is '?'.
+    assert_eq!(err.description(), "bad 'x' / ? (RFC 6749 section 3.3)");
 }
 
 #[test]

@@ -238,8 +238,11 @@ pub struct Introspection {
     pub exp: Option<i64>,
     /// Issue time (Unix seconds).
     pub iat: Option<i64>,
-    /// `access_token` or `refresh_token`.
+    /// `Bearer` for access tokens (RFC 7662 §2.2: the RFC 6749 §5.1 token type); absent for
+    /// refresh tokens, which are not presented to resource servers.
     pub token_type: Option<&'static str>,
+    /// `access_token` or `refresh_token`: which kind of token this is (as Ory Hydra names it).
+    pub token_use: Option<&'static str>,
 }
 
 /// The stores the token service works over.
@@ -779,7 +782,8 @@ impl TokenService {
             iss: Some(self.policy.issuer.clone()),
             exp: (record.expires_at != i64::MAX).then_some(record.expires_at),
             iat: Some(record.issued_at),
-            token_type: Some("refresh_token"),
+            token_type: None,
+            token_use: Some("refresh_token"),
         })
     }
 
@@ -814,7 +818,8 @@ impl TokenService {
             iss: Some(claims.iss),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
-            token_type: Some("access_token"),
+            token_type: Some("Bearer"),
+            token_use: Some("access_token"),
         })
     }
 

@@ -283,7 +283,8 @@ fn a_code_exchange_returns_an_access_token_and_a_refresh_token() {
     assert!(info.active);
     assert_eq!(info.aud, vec![RESOURCE.to_owned()]);
     assert_eq!(info.sub.as_deref(), Some(f.user_id.as_str()));
-    assert_eq!(info.token_type, Some("access_token"));
+    assert_eq!(info.token_type, Some("Bearer"));
+    assert_eq!(info.token_use, Some("access_token"));
 }
 
 #[test]

@@ -3,24 +3,33 @@
 
 use actix_web::{HttpMessage, HttpRequest};
 
+/// Why a form body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FormError {
+    /// Not `application/x-www-form-urlencoded`.
+    NotAForm,
+    /// Not UTF-8 once percent-decoded.
+    Encoding,
+}
+
 /// Name/value pairs as sent.
 #[derive(Debug, Default)]
 pub(crate) struct Pairs(pub Vec<(String, String)>);
 
 impl Pairs {
     /// Decodes `application/x-www-form-urlencoded` text (a query string or a form body).
-    pub(crate) fn parse(bytes: &[u8]) -> Self {
-        Self(
-            url::form_urlencoded::parse(bytes)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+    /// `None` when a name or value is not UTF-8 once percent-decoded: replacing the bytes would
+    /// hand the client back a different `state` or mint a token for a different `resource`.
+    pub(crate) fn parse(bytes: &[u8]) -> Option<Self> {
+        crate::form::parse(bytes).ok().map(Self)
     }
 
-    /// The body of a form POST; `None` when the request is not form-encoded.
-    pub(crate) fn from_form(req: &HttpRequest, body: &[u8]) -> Option<Self> {
-        let is_form = req.content_type() == "application/x-www-form-urlencoded";
-        is_form.then(|| Self::parse(body))
+    /// The body of a form POST.
+    pub(crate) fn from_form(req: &HttpRequest, body: &[u8]) -> Result<Self, FormError> {
+        if req.content_type() != "application/x-www-form-urlencoded" {
+            return Err(FormError::NotAForm);
+        }
+        Self::parse(body).ok_or(FormError::Encoding)
     }
 
     /// The value of field `name`: `Ok(None)` when absent or empty, `Err(name)` when it appears
@@ -41,7 +50,11 @@ mod tests {
 
     #[test]
     fn repeated_fields_are_detected_and_empty_ones_are_absent() {
-        let pairs = Pairs::parse(b"a=1&b=&c=x%20y&a=2&d=%E2%80%AE");
+        assert!(
+            Pairs::parse(b"state=a%FFb").is_none(),
+            "invalid UTF-8 is refused, not replaced"
+        );
+        let pairs = Pairs::parse(b"a=1&b=&c=x%20y&a=2&d=%E2%80%AE").expect("valid");
         assert_eq!(pairs.one("a"), Err("a"));
         assert_eq!(pairs.one("b"), Ok(None));
         assert_eq!(pairs.one("c"), Ok(Some("x y")));

@@ -21,7 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::cookies::{self, PRE_SIGN_IN, SESSION};
-use super::form::Pairs;
+use super::form::{FormError, Pairs};
 use super::security::{self, Csp};
 use super::templates::{
     ConsentPage, ErrorPage, PlainPage, ScopeLine, SignInPage, SignOutPage, CONSENT, ERROR,
@@ -181,6 +181,22 @@ fn not_a_form(state: &PagesState) -> HttpResponse {
         state,
         "this page accepts only HTML form submissions (application/x-www-form-urlencoded)",
     )
+}
+
+/// A query string or form whose bytes are not UTF-8 once percent-decoded. Never redirected: the
+/// parameters, `redirect_uri` included, cannot be trusted.
+fn bad_encoding(state: &PagesState) -> HttpResponse {
+    bad_request(
+        state,
+        "the request's parameters are not valid UTF-8 once percent-decoded (invalid_request)",
+    )
+}
+
+fn form_error(state: &PagesState, e: FormError) -> HttpResponse {
+    match e {
+        FormError::NotAForm => not_a_form(state),
+        FormError::Encoding => bad_encoding(state),
+    }
 }
 
 /// A blocking-pool failure: the task never ran or panicked.
@@ -389,14 +405,16 @@ fn live_session(
 // /authorize
 
 async fn authorize_get(req: HttpRequest, state: State) -> HttpResponse {
-    let pairs = Pairs::parse(req.query_string().as_bytes());
+    let Some(pairs) = Pairs::parse(req.query_string().as_bytes()) else {
+        return bad_encoding(&state);
+    };
     authorize(&req, state, pairs).await
 }
 
 async fn authorize_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
     match Pairs::from_form(&req, &body) {
-        Some(pairs) => authorize(&req, state, pairs).await,
-        None => not_a_form(&state),
+        Ok(pairs) => authorize(&req, state, pairs).await,
+        Err(e) => form_error(&state, e),
     }
 }
 
@@ -490,7 +508,9 @@ fn add_cookie(response: &mut HttpResponse, cookie: actix_web::cookie::Cookie<'st
 }
 
 async fn signin_get(req: HttpRequest, state: State) -> HttpResponse {
-    let pairs = Pairs::parse(req.query_string().as_bytes());
+    let Some(pairs) = Pairs::parse(req.query_string().as_bytes()) else {
+        return bad_encoding(&state);
+    };
     let id = match request_id(&state, &pairs) {
         Ok(id) => id,
         Err(response) => return *response,
@@ -520,8 +540,9 @@ async fn signin_get(req: HttpRequest, state: State) -> HttpResponse {
 }
 
 async fn signin_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
-    let Some(form) = Pairs::from_form(&req, &body) else {
-        return not_a_form(&state);
+    let form = match Pairs::from_form(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return form_error(&state, e),
     };
     let id = match request_id(&state, &form) {
         Ok(id) => id,
@@ -695,7 +716,9 @@ fn owns(context: &ConsentContext) -> bool {
 }
 
 async fn consent_get(req: HttpRequest, state: State) -> HttpResponse {
-    let pairs = Pairs::parse(req.query_string().as_bytes());
+    let Some(pairs) = Pairs::parse(req.query_string().as_bytes()) else {
+        return bad_encoding(&state);
+    };
     let id = match request_id(&state, &pairs) {
         Ok(id) => id,
         Err(response) => return *response,
@@ -751,8 +774,9 @@ async fn consent_get(req: HttpRequest, state: State) -> HttpResponse {
 }
 
 async fn consent_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
-    let Some(form) = Pairs::from_form(&req, &body) else {
-        return not_a_form(&state);
+    let form = match Pairs::from_form(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return form_error(&state, e),
     };
     let id = match request_id(&state, &form) {
         Ok(id) => id,
@@ -895,8 +919,9 @@ async fn signout_get(req: HttpRequest, state: State) -> HttpResponse {
 }
 
 async fn signout_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
-    let Some(form) = Pairs::from_form(&req, &body) else {
-        return not_a_form(&state);
+    let form = match Pairs::from_form(&req, &body) {
+        Ok(f) => f,
+        Err(e) => return form_error(&state, e),
     };
     let token = match form.one("csrf_token") {
         Ok(token) => token.unwrap_or_default().to_owned(),

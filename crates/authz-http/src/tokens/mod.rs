@@ -32,7 +32,8 @@ pub struct TokenResponseBody {
     /// present when the presented one was rotated (always for public clients).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
-    /// The granted scope, space-separated; empty when none.
+    /// The granted scope, space-separated; absent when none was granted.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub scope: String,
 }
 
@@ -77,9 +78,12 @@ pub struct IntrospectionBody {
     /// Issue time, Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
-    /// `access_token` or `refresh_token`.
+    /// `Bearer` for access tokens; absent for refresh tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
+    /// `access_token` or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<&'static str>,
 }
 
 impl From<Introspection> for IntrospectionBody {
@@ -94,6 +98,7 @@ impl From<Introspection> for IntrospectionBody {
             exp: i.exp,
             iat: i.iat,
             token_type: i.token_type,
+            token_use: i.token_use,
         }
     }
 }
