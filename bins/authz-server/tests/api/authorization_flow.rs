@@ -274,6 +274,8 @@ on_both_backends! {
             "/authorize?response_type=code&client_id=nobody".to_owned(),
             authorize_path(&client_id, "s").replace("53682%2Fcallback", "53682%2Fcallback%2F"),
             authorize_path(&client_id, "s").replace("127.0.0.1", "localhost"),
+            // Bytes that are not UTF-8 cannot be echoed back unchanged: refused, never redirected.
+            authorize_path(&client_id, "s").replace("state=s", "state=a%FFb"),
         ] {
             let res = browser.get(&path).await;
             assert_eq!(res.status(), 400, "{path}");
