@@ -270,6 +270,38 @@ pub struct TokenService {
     clock: Arc<dyn Clock>,
     policy: Arc<TokenPolicy>,
     authorization: Arc<AuthorizationPolicy>,
+    verified: Arc<VerifiedAccessTokens>,
+}
+
+/// Access tokens whose signature this process already verified, by the SHA-256 digest of the
+/// token, with their claims. A resource server introspects the same token on every request it
+/// receives; the ECDSA verification costs more than all the database reads of an introspection
+/// together, and its answer for a given token never changes. What can change (revocation, the
+/// family, the client, the user, expiry) is still checked on every call. Bounded; cleared when
+/// full.
+#[derive(Debug, Default)]
+struct VerifiedAccessTokens(
+    std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<AccessTokenClaims>>>,
+);
+
+const MAX_VERIFIED_ACCESS_TOKENS: usize = 50_000;
+
+impl VerifiedAccessTokens {
+    fn get(&self, digest: &TokenDigest) -> Option<Arc<AccessTokenClaims>> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(digest.as_bytes()).cloned()
+    }
+
+    fn insert(&self, digest: &TokenDigest, claims: Arc<AccessTokenClaims>, now: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_VERIFIED_ACCESS_TOKENS {
+            map.retain(|_, c| c.exp > now);
+            if map.len() >= MAX_VERIFIED_ACCESS_TOKENS {
+                map.clear();
+            }
+        }
+        map.insert(*digest.as_bytes(), claims);
+    }
 }
 
 impl TokenService {
@@ -292,6 +324,7 @@ impl TokenService {
             clock,
             policy: Arc::new(policy),
             authorization,
+            verified: Arc::default(),
         }
     }
 
@@ -788,13 +821,23 @@ impl TokenService {
     }
 
     fn introspect_access(&self, token: &str, now: i64) -> Result<Introspection, TokenError> {
-        let loaded = self.keys.current();
-        let Some(verifier) = loaded.verifier.as_ref() else {
-            return Ok(Introspection::default());
+        let digest = TokenDigest::of(token);
+        let claims = match self.verified.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let loaded = self.keys.current();
+                let Some(verifier) = loaded.verifier.as_ref() else {
+                    return Ok(Introspection::default());
+                };
+                let Ok(claims) = verifier.verify(token) else {
+                    return Ok(Introspection::default());
+                };
+                let claims = Arc::new(claims);
+                self.verified.insert(&digest, claims.clone(), now);
+                claims
+            }
         };
-        let Ok(claims) = verifier.verify(token) else {
-            return Ok(Introspection::default());
-        };
+        let claims = AccessTokenClaims::clone(&claims);
         if claims.exp <= now
             || self.stores.revocations.is_revoked(&claims.jti)?
             || !self.client_exists(&claims.client_id)?
