@@ -63,11 +63,12 @@ impl UserRepository for DieselUserStore {
     fn find(&self, id: &UserId) -> Result<Option<User>, RepositoryError> {
         self.db
             .read(|conn| {
-                users::table
+                // Every refresh and introspection checks the user: a cached native statement.
+                native!(conn, |c| users::table
                     .find(id.as_str())
                     .select(UserRow::as_select())
-                    .first(conn)
-                    .optional()
+                    .first(c)
+                    .optional())
             })
             .map(|row| row.map(UserRow::into_user))
             .map_err(repo_err)

@@ -136,11 +136,13 @@ impl ClientRepository for DieselClientRepository {
         let row = self
             .db
             .read(|conn| {
-                clients::table
+                // Every token, introspection and revocation request runs this (client
+                // authentication): on a cached native statement (see `native!`).
+                native!(conn, |c| clients::table
                     .find(client_id)
                     .select(ClientRow::as_select())
-                    .first(conn)
-                    .optional()
+                    .first(c)
+                    .optional())
             })
             .map_err(repo_err)?;
         row.map(ClientRow::into_client).transpose()
