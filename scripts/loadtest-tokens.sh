@@ -102,6 +102,10 @@ wrk_run() { # URL [lua] -> "rps p50 p99 non2xx requests server-CPU-µs-per-reque
   echo "$(awk '/^Requests\/sec/ {print $2}' "$out") $(awk '$1=="50%" {print $2}' "$out") $(awk '$1=="99%" {print $2}' "$out") $(( ${non2xx:-0} + ${errors:-0} )) $requests $(( (after - before) * 10000 / requests ))"
 }
 
+sql() { # one row, fields separated by spaces
+  if [ "$backend" = sqlite ]; then python3 -c "import sqlite3,sys; print(*sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone())" "$db" "$1";
+  else psql -At -F ' ' "$url" -c "$1"; fi
+}
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
 
 rows=()
@@ -130,6 +134,16 @@ row "GET /register/{id}" "$rd_rps" "$rd_p50" "$rd_p99" "$rd_bad" "$rd_cpu" "$h_r
 python3 scripts/token_flow.py refresh-tokens "$base" "$public_id" "$CONNECTIONS" >"$work/public.rt"
 read -r p_rps p_p50 p_p99 p_bad p_n p_cpu < <(TOKENS_FILE="$work/public.rt" CLIENT_ID="$public_id" wrk_run "$base/token" scripts/wrk/refresh_chain.lua)
 row "refresh, public client, rotation ($p_n requests)" "$p_rps" "$p_p50" "$p_p99" "$p_bad" "$p_cpu" "$h_rps"
+# Each chain must have stayed one chain: per family of the public client exactly one token not
+# rotated out (a token presented twice within tokens.refresh_reuse_grace_secs would get a second
+# live successor, still answered 200), no family revoked, and as many rotations as 200s (plus
+# the few still in flight when wrk stopped).
+chains=$(sql "SELECT count(*), coalesce(sum(CASE WHEN live = 1 THEN 1 ELSE 0 END), 0), coalesce(sum(n) - count(*), 0), coalesce(sum(revoked), 0) FROM (SELECT f.family_id, sum(CASE WHEN t.rotated_at IS NULL THEN 1 ELSE 0 END) AS live, count(*) AS n, max(CASE WHEN f.revoked_at IS NULL THEN 0 ELSE 1 END) AS revoked FROM refresh_families f JOIN refresh_tokens t ON t.family_id = f.family_id WHERE f.client_id = '$public_id' GROUP BY f.family_id) AS x")
+read -r ch_families ch_single ch_rotations ch_revoked <<<"$chains"
+if [ "$ch_families" -ne $((CONNECTIONS + 1)) ] || [ "$ch_single" -ne "$ch_families" ] || [ "$ch_revoked" -ne 0 ] \
+   || [ "$ch_rotations" -lt "$p_n" ] || [ "$ch_rotations" -gt $((p_n + CONNECTIONS)) ]; then
+  echo "loadtest-tokens: chains broken: families, single-chain families, rotations, revoked = $chains; wrk answered $p_n" >&2; exit 1
+fi
 
 python3 scripts/token_flow.py codes "$base" "$public_id" "$CODES" >"$work/codes"
 read -r c_rps c_p50 c_p99 c_bad c_n c_cpu < <(DURATION=$EXCHANGE_DURATION CODES_FILE="$work/codes" CLIENT_ID="$public_id" wrk_run "$base/token" scripts/wrk/exchange_code.lua)
@@ -161,6 +175,7 @@ echo "| run | requests/s | p50 | p99 | non-2xx + socket errors | / health | serv
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
+echo "public refresh chains: $ch_families families (64 + the introspected token's), each one chain, none revoked; $ch_rotations rotations for $p_n answers"
 echo "introspection / GET /register/{id}: $(python3 -c "print(round($i_rps / $rd_rps, 3))")"
 echo "whole flow ($FLOWS in sequence, authorize → sign-in → consent → token): p50 $f_p50 ms, p99 $f_p99 ms, mean $f_mean ms, max $f_max ms"
 bad=$((rd_bad + p_bad + c_bad + i_bad + k_bad + z_bad))
