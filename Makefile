@@ -5,7 +5,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-admin migrate doc e2e
+.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-tokens loadtest-admin migrate doc e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,8 +62,9 @@ deny: ## Advisories and licences of every dependency (cargo-deny)
 	$(CARGO) fetch --locked
 	$(CARGO) deny --offline --locked check
 
-bench: deps ## Criterion benchmarks of the domain (parse + validate a registration)
+bench: deps ## Criterion benchmarks of the domain (parse + validate a registration; sign and verify an access token)
 	$(CARGO) bench -p authz-domain --bench registration
+	$(CARGO) bench -p authz-domain --bench access_token
 
 loadtest: deps ## wrk load test of POST /register over HTTP on SQLite (needs wrk)
 	scripts/loadtest.sh
@@ -71,6 +72,10 @@ loadtest: deps ## wrk load test of POST /register over HTTP on SQLite (needs wrk
 loadtest-read: deps ## GET /register/{id} at 10k and 1M clients beside GET /health, SQLite then PostgreSQL (needs wrk)
 	scripts/loadtest-read.sh sqlite
 	scripts/loadtest-read.sh postgres
+
+loadtest-tokens: deps ## refresh (chained rotation), code exchange, introspection, whole flow beside GET /health, SQLite then PostgreSQL (needs wrk)
+	scripts/loadtest-tokens.sh sqlite
+	scripts/loadtest-tokens.sh postgres
 
 loadtest-admin: deps ## latency of GET /admin/clients pages and searches at 1M clients, SQLite then PostgreSQL (needs wrk)
 	scripts/loadtest-admin.sh sqlite
