@@ -354,6 +354,12 @@ impl AuthorizationRequest {
             ));
         };
         let client = match find_client(client_id) {
+            Ok(Some(client)) if client.is_locked => {
+                // An administrator's lock suspends the client: no new grants (contract §7).
+                return Err(AuthorizationError::page(
+                    "the application that sent you here has been suspended by an administrator of this server",
+                ));
+            }
             Ok(Some(client)) => client,
             Ok(None) => {
                 return Err(AuthorizationError::page(

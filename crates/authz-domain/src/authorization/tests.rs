@@ -1339,3 +1339,17 @@ fn a_storage_failure_after_the_redirect_uri_is_verified_is_redirected_as_server_
     assert!(!location.contains("disk"));
     assert_eq!(query_param(&location, "state").as_deref(), Some("xyz"));
 }
+
+#[test]
+fn a_locked_client_gets_the_error_page() {
+    let repo = clients();
+    let mut client = repo.find("web").expect("read").expect("exists");
+    client.is_locked = true;
+    let result =
+        AuthorizationRequest::parse(&pairs(&valid()), &AuthorizationPolicy::default(), |_| {
+            Ok(Some(client.clone()))
+        })
+        .map(|(r, _)| r);
+    let description = error_page(result);
+    assert!(description.contains("suspended"), "{description}");
+}

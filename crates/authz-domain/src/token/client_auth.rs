@@ -338,6 +338,13 @@ impl ClientAuthenticator {
             }
             return Err(ClientAuthError::invalid(INVALID_CLIENT_MESSAGE, basic));
         };
+        if client.is_locked {
+            // An administrator's lock suspends the client everywhere tokens are concerned.
+            return Err(ClientAuthError::invalid(
+                "this client has been locked by an administrator of this server",
+                basic,
+            ));
+        }
         let registered = client.metadata.token_endpoint_auth_method;
         if registered != presented.method() {
             return Err(ClientAuthError::invalid(

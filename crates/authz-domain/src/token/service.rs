@@ -866,8 +866,12 @@ impl TokenService {
         })
     }
 
+    /// Whether the client still exists and is not locked by an administrator.
     fn client_exists(&self, client_id: &str) -> Result<bool, TokenError> {
-        Ok(self.authenticator.client(client_id)?.is_some())
+        Ok(self
+            .authenticator
+            .client(client_id)?
+            .is_some_and(|c| !c.is_locked))
     }
 
     /// RFC 7009: the owning client revokes a refresh token (its whole family) or an access token

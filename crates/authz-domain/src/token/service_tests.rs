@@ -710,3 +710,41 @@ fn a_deleted_client_cannot_refresh_and_its_tokens_go_inactive() {
         .expect_err("deleted client");
     assert_eq!(err.code(), crate::error::ErrorCode::InvalidClient);
 }
+
+#[test]
+fn a_locked_client_gets_no_tokens_and_its_tokens_go_inactive_until_unlocked() {
+    let f = fixture();
+    let client = f.public_client();
+    let code = f.code_for(&client.client_id, "fam1");
+    let tokens = f.exchange(&client.client_id, &code).expect("tokens");
+    let (_, basic) = f.introspector();
+    let lock = |locked: bool| {
+        let event = crate::audit::AuditEvent::new(
+            NOW,
+            AuditAction::ClientLocked,
+            "test",
+            &RequestContext::default(),
+        );
+        f.clients
+            .set_locked(&client.client_id, locked, &event)
+            .expect("lock");
+    };
+    lock(true);
+    assert!(
+        !f.introspect(&basic, tokens.access_token.expose_secret())
+            .active
+    );
+    let err = f
+        .refresh_with(&client.client_id, &secret(&tokens.refresh_token))
+        .expect_err("locked");
+    assert_eq!(err.code(), crate::error::ErrorCode::InvalidClient);
+    assert!(err.to_string().contains("locked"), "{err}");
+    lock(false);
+    assert!(
+        f.introspect(&basic, tokens.access_token.expose_secret())
+            .active
+    );
+    assert!(f
+        .refresh_with(&client.client_id, &secret(&tokens.refresh_token))
+        .is_ok());
+}
