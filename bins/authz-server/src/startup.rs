@@ -13,7 +13,9 @@ use authz_domain::clock::{Clock, SystemClock};
 use authz_domain::credentials::{CredentialIssuer, RandomSource, SecretHasher, SystemRandomSource};
 use authz_domain::keys::{KeyService, SharedKeyRing, SigningKeyRepository};
 use authz_domain::registration::RegistrationService;
-use authz_domain::token::{ClientAuthenticator, TokenService, TokenStores, VerifiedSecrets};
+use authz_domain::token::{
+    ClientAuthenticator, GrantRevocation, TokenService, TokenStores, VerifiedSecrets,
+};
 use authz_domain::users::{ConsentService, LocalAuthenticator, UserService};
 use authz_http::pages::{self, PagesState};
 use authz_http::{build_app, AppState};
@@ -88,12 +90,16 @@ impl Services {
             credentials.clone(),
             clock.clone(),
         );
+        // Disabling a user or rotating a client's secret away ends their grants for good.
+        let token_store = Arc::new(DieselTokenStore::new(database.clone()));
+        let grants = Arc::new(GrantRevocation::new(token_store.clone(), clock.clone()));
         let admin = AdminService::new(
             registration.clone(),
             repo.clone(),
             repo.clone(),
             Arc::new(settings.admin_policy()?),
-        );
+        )
+        .with_grants(grants.clone());
 
         let user_store = Arc::new(DieselUserStore::new(database.clone()));
         let authenticator = Arc::new(
@@ -115,7 +121,8 @@ impl Services {
             clock.clone(),
         )
         .with_password_policy(settings.users.password_policy())
-        .with_session_policy(settings.users.session_policy());
+        .with_session_policy(settings.users.session_policy())
+        .with_grants(grants);
         let consents = ConsentService::new(user_store.clone(), audit.clone(), clock.clone());
 
         let authorization_policy = settings.authorization_policy()?;
@@ -156,7 +163,6 @@ impl Services {
             .context("loading signing keys")?,
         );
 
-        let token_store = Arc::new(DieselTokenStore::new(database.clone()));
         let verified = Arc::new(VerifiedSecrets::new(
             rng.as_ref(),
             settings.tokens.verified_secret_cache_secs,

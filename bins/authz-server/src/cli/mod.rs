@@ -90,7 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&settings.logging)?;
             let database = open_database(&settings)?;
             let services = Services::build(&settings, &database)?;
-            let result = users::run(&services.users, &services.tokens, command);
+            let result = users::run(&services.users, command);
             services.audit.flush();
             result
         }

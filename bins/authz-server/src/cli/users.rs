@@ -4,7 +4,6 @@
 //! they are read from standard input, one line, or prompted for without echo when standard input
 //! is a terminal. Every change is audited with the actor `cli`, never with the password.
 
-use authz_domain::token::TokenService;
 use std::io::{BufRead, IsTerminal, Read};
 
 use anyhow::{anyhow, bail, Context as _};
@@ -56,11 +55,7 @@ pub(super) enum UserCommand {
 }
 
 /// Runs one user command against `users`.
-pub(super) fn run(
-    users: &UserService,
-    tokens: &TokenService,
-    command: UserCommand,
-) -> anyhow::Result<()> {
+pub(super) fn run(users: &UserService, command: UserCommand) -> anyhow::Result<()> {
     let context = RequestContext::default();
     match command {
         UserCommand::Create {
@@ -124,10 +119,8 @@ pub(super) fn run(
             users
                 .set_disabled(&user.id, true, ACTOR, &context)
                 .map_err(explain)?;
-            // Their grants end for good: enabling the account again must not revive them.
-            let revoked = tokens.revoke_user_grants(user.id.as_str())?;
             println!(
-                "disabled user {:?}; every session of theirs has ended, {revoked} grant(s) revoked",
+                "disabled user {:?}; every session and grant of theirs has ended",
                 user.username.as_str()
             );
             Ok(())

@@ -6,7 +6,7 @@
 mod ports;
 mod service;
 
-pub use ports::{AdminTokenRepository, ClientAdministration};
+pub use ports::{AdminTokenRepository, ClientAdministration, ClientGrants};
 pub use service::{
     validate_client_id, AdminPolicy, AdminScope, AdminScopes, AdminService, AdminToken,
     Administrator, AuditListParams, AuditPage, AuditQuery, ClientDetails, ClientListParams,

@@ -63,3 +63,11 @@ pub trait AdminTokenRepository: Send + Sync + Debug {
     /// [`RepositoryError::NotFound`] if there is no such token.
     fn revoke_admin_token(&self, name: &str, audit: &AuditEvent) -> Result<(), RepositoryError>;
 }
+
+/// Ends the grants made to a client whose secret an administrator rotated away (a leak, a
+/// departing integration): it authorizes again with the new secret. The token module implements
+/// it ([`crate::token::GrantRevocation`]).
+pub trait ClientGrants: Send + Sync + Debug {
+    /// Revokes every live grant of `client_id`; returns how many.
+    fn revoke_client_grants(&self, client_id: &str) -> Result<u64, RepositoryError>;
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
-use super::ports::{AdminTokenRepository, ClientAdministration};
+use super::ports::{AdminTokenRepository, ClientAdministration, ClientGrants};
 use crate::audit::{AuditAction, AuditEvent, RequestContext};
 use crate::clients::RegistrationPolicy;
 use crate::clients::{json_type, ClientMetadata};
@@ -644,9 +644,16 @@ pub struct AdminService {
     directory: Arc<dyn ClientAdministration>,
     tokens: Arc<dyn AdminTokenRepository>,
     policy: Arc<AdminPolicy>,
+    grants: Option<Arc<dyn ClientGrants>>,
 }
 
 impl AdminService {
+    /// The same service ending a client's grants when its secret is rotated.
+    pub fn with_grants(mut self, grants: Arc<dyn ClientGrants>) -> Self {
+        self.grants = Some(grants);
+        self
+    }
+
     /// Administration over the same storage, credentials and clock as `registration`.
     pub fn new(
         registration: RegistrationService,
@@ -659,6 +666,7 @@ impl AdminService {
             directory,
             tokens,
             policy,
+            grants: None,
         }
     }
 
@@ -968,6 +976,9 @@ impl AdminService {
                 &event,
             ) {
                 Ok(()) => {
+                    if let Some(grants) = &self.grants {
+                        grants.revoke_client_grants(client_id)?;
+                    }
                     return Ok(RotatedSecret {
                         client: Client {
                             secret_hash: Some(secret.hash),
@@ -978,7 +989,7 @@ impl AdminService {
                             ..current
                         },
                         client_secret: secret.plaintext,
-                    })
+                    });
                 }
                 Err(RepositoryError::Stale(_)) => continue,
                 Err(e) => return Err(self.not_found_or(e, client_id)),

@@ -5,6 +5,7 @@
 
 mod access_token;
 mod client_auth;
+mod grants;
 mod memory;
 pub mod refresh;
 mod revocation;
@@ -16,6 +17,7 @@ pub use access_token::{
 pub use client_auth::{
     ClientAuthError, ClientAuthenticator, PresentedClient, VerifiedSecrets, INVALID_CLIENT_MESSAGE,
 };
+pub use grants::GrantRevocation;
 pub use memory::InMemoryRefreshTokens;
 pub use refresh::{
     RefreshDecider, RefreshDecision, RefreshFamily, RefreshRefusal, RefreshTokenRecord,

@@ -474,20 +474,9 @@ impl TokenService {
         self.stores
             .refresh
             .create_family(&family, refresh.as_ref().map(|(_, r)| r))?;
-        let audience: Vec<String> = if requested.is_empty() {
-            family.resources.iter().cloned().collect()
-        } else {
-            requested.iter().map(|r| r.as_str().to_owned()).collect()
-        };
         let scope = record.scope.to_scope_string();
-        let (access_token, expires_in) = self.access_token(
-            client,
-            &family.user_id,
-            &scope,
-            audience,
-            Some(&family),
-            now,
-        )?;
+        let (access_token, expires_in) =
+            self.grant_access_token(client, &family, &scope, &requested, now)?;
         self.audit(event(true));
         Ok(TokenResponse {
             access_token,
@@ -595,22 +584,8 @@ impl TokenService {
         let scope = requested_scope
             .map(|s| s.to_scope_string())
             .unwrap_or_else(|| family.scope.iter().cloned().collect::<Vec<_>>().join(" "));
-        let audience: Vec<String> = if requested_resources.is_empty() {
-            family.resources.iter().cloned().collect()
-        } else {
-            requested_resources
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect()
-        };
-        let (access_token, expires_in) = self.access_token(
-            client,
-            &family.user_id,
-            &scope,
-            audience,
-            Some(&family),
-            now,
-        )?;
+        let (access_token, expires_in) =
+            self.grant_access_token(client, &family, &scope, &requested_resources, now)?;
         let rotated = matches!(decision, RefreshDecision::Issue { rotate: true, .. });
         let mut event = AuditEvent::new(now, AuditAction::TokenRefreshed, "client", context)
             .client(&client.client_id);
@@ -714,6 +689,24 @@ impl TokenService {
             rotated_at: None,
         };
         Ok((issued.plaintext, record))
+    }
+
+    /// An access token for the user of `family`: its audience is the resources the request named
+    /// (already checked to be within the grant), else every resource the grant holds.
+    fn grant_access_token(
+        &self,
+        client: &Client,
+        family: &RefreshFamily,
+        scope: &str,
+        requested: &[ResourceIndicator],
+        now: i64,
+    ) -> Result<(SecretString, u64), TokenError> {
+        let audience: Vec<String> = if requested.is_empty() {
+            family.resources.iter().cloned().collect()
+        } else {
+            requested.iter().map(|r| r.as_str().to_owned()).collect()
+        };
+        self.access_token(client, &family.user_id, scope, audience, Some(family), now)
     }
 
     /// Signs an access token (RFC 9068) for `sub`; returns it and its lifetime in seconds.
@@ -930,24 +923,6 @@ impl TokenService {
             self.stores.refresh.purge(now - 86_400)?
                 + self.stores.revocations.purge_expired(now)?,
         )
-    }
-
-    /// Revokes every grant of a user (the user was disabled): their refresh tokens stop working
-    /// and introspection reports their access tokens inactive.
-    pub fn revoke_user_grants(&self, user_id: &str) -> Result<u64, TokenError> {
-        Ok(self
-            .stores
-            .refresh
-            .revoke_user_families(user_id, self.now())?)
-    }
-
-    /// Revokes every grant issued to a client (its secret was rotated away, or an administrator
-    /// asked).
-    pub fn revoke_client_grants(&self, client_id: &str) -> Result<u64, TokenError> {
-        Ok(self
-            .stores
-            .refresh
-            .revoke_client_families(client_id, self.now())?)
     }
 }
 

@@ -25,7 +25,7 @@ pub use authenticator::{Authenticator, LocalAuthenticator};
 pub use consent::{scope_set, ConsentRecord};
 pub use error::{SignInError, UserError, INVALID_CREDENTIALS_MESSAGE};
 pub use memory::InMemoryUserStore;
-pub use ports::{ConsentRepository, SessionRepository, UserRepository};
+pub use ports::{ConsentRepository, SessionRepository, UserGrants, UserRepository};
 pub use service::{user_actor, ConsentService, SignedIn, UserService};
 pub use session::{Session, SessionId, SessionPolicy};
 pub use user::{AuthenticatedUser, User, UserPage, UserQuery, MAX_USERS_PER_PAGE};

@@ -109,3 +109,11 @@ pub trait ConsentRepository: Send + Sync + Debug {
     /// Deletes every consent given to the client (when it is deleted); returns how many.
     fn delete_for_client(&self, client_id: &str) -> Result<u64, RepositoryError>;
 }
+
+/// Ends the grants (refresh token families, and with them their access tokens for
+/// introspection) of a user whose account is disabled, so that enabling it again does not revive
+/// them. The token module implements it ([`crate::token::GrantRevocation`]).
+pub trait UserGrants: Send + Sync + Debug {
+    /// Revokes every live grant of `user_id`; returns how many.
+    fn revoke_user_grants(&self, user_id: &str) -> Result<u64, RepositoryError>;
+}

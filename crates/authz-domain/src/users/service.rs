@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use super::authenticator::Authenticator;
 use super::consent::ConsentRecord;
 use super::error::{SignInError, UserError};
-use super::ports::{ConsentRepository, SessionRepository, UserRepository};
+use super::ports::{ConsentRepository, SessionRepository, UserGrants, UserRepository};
 use super::session::{Session, SessionId, SessionPolicy};
 use super::user::{AuthenticatedUser, User, UserPage, UserQuery};
 use super::values::{parse_display_name, Password, PasswordPolicy, UserId, Username};
@@ -69,6 +69,7 @@ pub struct UserService {
     clock: Arc<dyn Clock>,
     password_policy: PasswordPolicy,
     session_policy: SessionPolicy,
+    grants: Option<Arc<dyn UserGrants>>,
 }
 
 impl UserService {
@@ -94,7 +95,14 @@ impl UserService {
             clock,
             password_policy: PasswordPolicy::default(),
             session_policy: SessionPolicy::default(),
+            grants: None,
         }
+    }
+
+    /// The same service ending a disabled user's grants through `grants`.
+    pub fn with_grants(mut self, grants: Arc<dyn UserGrants>) -> Self {
+        self.grants = Some(grants);
+        self
     }
 
     /// The same service with another password policy.
@@ -202,6 +210,12 @@ impl UserService {
         self.users
             .set_disabled(id, disabled, &audit)
             .map_err(|e| not_found(e, id))?;
+        if disabled {
+            // For good: enabling the account again must not revive its grants.
+            if let Some(grants) = &self.grants {
+                grants.revoke_user_grants(id.as_str())?;
+            }
+        }
         self.users
             .find(id)?
             .ok_or_else(|| UserError::NotFound(id.to_string()))

@@ -203,16 +203,11 @@ pub async fn rotate_secret(
     req: HttpRequest,
 ) -> Result<JsonOk<RotatedSecretBody>, ApiError> {
     let service = state.admin.clone();
-    let tokens = state.tokens.clone();
     let context = request_context(&req);
     let client_id = path.into_inner();
     let members = deferred(body.members);
-    let rotated = web::block(move || -> Result<_, ApiError> {
-        let rotated = service.rotate_secret(token.0, &client_id, as_request(&members), &context)?;
-        // A secret rotated away (a leak, a departing integration) takes the grants made under
-        // it along: the client re-authorizes with the new secret.
-        tokens.revoke_client_grants(&client_id)?;
-        Ok(rotated)
+    let rotated = web::block(move || {
+        service.rotate_secret(token.0, &client_id, as_request(&members), &context)
     })
     .await??;
     Ok(JsonOk(RotatedSecretBody::new(

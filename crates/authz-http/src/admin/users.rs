@@ -325,7 +325,6 @@ async fn set_disabled(
 ) -> Result<JsonOk<AdminUser>, ApiError> {
     let admin = state.admin.clone();
     let users = state.users.clone();
-    let tokens = state.tokens.clone();
     let context = request_context(&req);
     let id = path.into_inner();
     let user = web::block(move || -> Result<AdminUser, RegistrationError> {
@@ -341,14 +340,6 @@ async fn set_disabled(
                 UserError::NotFound(_) => not_found(&id),
                 e => user_error(e),
             })?;
-        if disabled {
-            // Their grants end for good: enabling the account again must not revive them.
-            tokens.revoke_user_grants(user.id.as_str()).map_err(|e| {
-                RegistrationError::Storage(authz_domain::error::RepositoryError::Other(
-                    e.to_string(),
-                ))
-            })?;
-        }
         Ok(AdminUser::from(&user))
     })
     .await??;
