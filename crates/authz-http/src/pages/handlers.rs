@@ -34,40 +34,45 @@ type State = web::Data<PagesState>;
 
 /// Mounts the routes, each wrapped in [`security::page_headers`].
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    let limit = || web::PayloadConfig::new(MAX_FORM_BYTES);
-    cfg.service(
-        web::resource("/authorize")
-            .app_data(limit())
-            .wrap(from_fn(security::page_headers))
-            .route(web::get().to(authorize_get))
-            .route(web::post().to(authorize_post)),
-    )
-    .service(
-        web::resource("/signin")
-            .app_data(limit())
-            .wrap(from_fn(security::page_headers))
-            .route(web::get().to(signin_get))
-            .route(web::post().to(signin_post)),
-    )
-    .service(
-        web::resource("/consent")
-            .app_data(limit())
-            .wrap(from_fn(security::page_headers))
-            .route(web::get().to(consent_get))
-            .route(web::post().to(consent_post)),
-    )
-    .service(
-        web::resource("/signout")
-            .app_data(limit())
-            .wrap(from_fn(security::page_headers))
-            .route(web::get().to(signout_get))
-            .route(web::post().to(signout_post)),
-    )
-    .service(
-        web::resource("/assets/pages.css")
-            .wrap(from_fn(security::page_headers))
-            .route(web::get().to(stylesheet)),
-    );
+    cfg.service(form_page("/authorize", authorize_get, authorize_post))
+        .service(form_page("/signin", signin_get, signin_post))
+        .service(form_page("/consent", consent_get, consent_post))
+        .service(form_page("/signout", signout_get, signout_post))
+        .service(
+            web::resource("/assets/pages.css")
+                .wrap(from_fn(security::page_headers))
+                .route(web::get().to(stylesheet)),
+        );
+}
+
+/// A page answering `GET` and a form `POST` of at most [`MAX_FORM_BYTES`], with the pages'
+/// security headers.
+fn form_page<G, GArgs, P, PArgs>(
+    path: &str,
+    get: G,
+    post: P,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+>
+where
+    G: actix_web::Handler<GArgs>,
+    GArgs: actix_web::FromRequest + 'static,
+    G::Output: actix_web::Responder + 'static,
+    P: actix_web::Handler<PArgs>,
+    PArgs: actix_web::FromRequest + 'static,
+    P::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+        .wrap(from_fn(security::page_headers))
+        .route(web::get().to(get))
+        .route(web::post().to(post))
 }
 
 // ---------------------------------------------------------------------------------------------
