@@ -247,6 +247,11 @@ on_both_backends! {
             .form(&[("grant_type", "client_credentials")]).send().await.expect("sent");
         assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"authz-server\"");
         assert_error(res, 401, "invalid_client").await;
+        // Two Authorization headers: which credentials apply would depend on the reader.
+        let res = app.http.post(app.url("/token"))
+            .header("authorization", "Basic YTpi").header("authorization", "Basic Yzpk")
+            .form(&[("grant_type", "client_credentials")]).send().await.expect("sent");
+        assert_error(res, 400, "invalid_request").await;
         // A grant the client is not registered for.
         let res = post_form(&app, "/token", &[("grant_type", "client_credentials"), ("client_id", &seeded.client_id)]).await;
         assert_error(res, 400, "unauthorized_client").await;

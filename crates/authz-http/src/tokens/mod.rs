@@ -103,11 +103,23 @@ impl From<Introspection> for IntrospectionBody {
     }
 }
 
-fn authorization(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+/// The `Authorization` header, if sent. Two of them, or one that is not visible ASCII, is an
+/// `invalid_request`: which credentials apply must never depend on which copy a reader takes.
+fn authorization(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest(
+            "Authorization: sent more than once; send one header".into(),
+        ));
+    }
+    first
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::InvalidRequest("Authorization: not visible ASCII".into()))
+        })
+        .transpose()
 }
 
 /// Token endpoint
@@ -132,7 +144,7 @@ pub async fn token(
 ) -> Result<JsonOk<TokenResponseBody>, ApiError> {
     let params = FormParams::parse(form.0)?;
     let service = state.tokens.clone();
-    let auth = authorization(&req);
+    let auth = authorization(&req)?;
     let context = request_context(&req);
     let response = web::block(move || service.token(auth.as_deref(), &params, &context)).await??;
     Ok(JsonOk(response.into()))
@@ -157,7 +169,7 @@ pub async fn introspect(
 ) -> Result<JsonOk<IntrospectionBody>, ApiError> {
     let params = FormParams::parse(form.0)?;
     let service = state.tokens.clone();
-    let auth = authorization(&req);
+    let auth = authorization(&req)?;
     let answer = web::block(move || service.introspect(auth.as_deref(), &params)).await??;
     Ok(JsonOk(answer.into()))
 }
@@ -179,7 +191,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let params = FormParams::parse(form.0)?;
     let service = state.tokens.clone();
-    let auth = authorization(&req);
+    let auth = authorization(&req)?;
     let context = request_context(&req);
     web::block(move || service.revoke(auth.as_deref(), &params, &context)).await??;
     Ok(HttpResponse::Ok()
