@@ -2,6 +2,7 @@
 //! file per command family; `main.rs` only calls [`main`].
 
 mod admin_token;
+mod database;
 mod keys;
 mod migrate;
 mod serve;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::settings::{Settings, Sources};
-use crate::startup::{open_database, Services};
+use crate::startup::Services;
 use crate::telemetry;
 
 /// OAuth 2.0 authorization server with Dynamic Client Registration (RFC 7591/7592) for MCP clients.
@@ -80,7 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::AdminToken { command } => {
             telemetry::init(&settings.logging)?;
-            let database = open_database(&settings)?;
+            let database = database::open_existing(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = admin_token::run(&services.admin, command);
             services.audit.flush();
@@ -88,7 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command } => {
             telemetry::init(&settings.logging)?;
-            let database = open_database(&settings)?;
+            let database = database::open_existing(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = users::run(&services.users, command);
             services.audit.flush();
@@ -96,7 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { command } => {
             telemetry::init(&settings.logging)?;
-            let database = open_database(&settings)?;
+            let database = database::open_existing(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = keys::run(&services.keys, command);
             services.audit.flush();

@@ -15,7 +15,12 @@ pub(super) fn serve(settings: Settings) -> anyhow::Result<()> {
             "authz-server listening on http://{addr} (issuer {})",
             settings.server.public_base_url
         );
-        tracing::info!(%addr, issuer = %settings.server.public_base_url, "listening");
+        tracing::info!(
+            %addr,
+            issuer = %settings.server.public_base_url,
+            database = %super::database::describe(&settings),
+            "listening"
+        );
         app.run_until_stopped().await?;
         tracing::info!("stopped");
         Ok(())

@@ -22,6 +22,16 @@ pub fn server_command(db_url: &str) -> Command {
     cmd
 }
 
+/// Creates and migrates `db` if it is a SQLite file that does not exist yet: the administration
+/// commands work on the server's existing database and refuse a missing file.
+pub fn ensure_exists(db: &TestDatabase) {
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        if !std::path::Path::new(path).exists() {
+            drop(db.open());
+        }
+    }
+}
+
 /// A server process that is killed when dropped, so a failing test never leaves one behind
 /// (holding the test harness's output pipes open).
 pub struct ServerProcess(pub Child);

@@ -10,6 +10,7 @@ mod config;
 mod cors;
 mod discovery;
 mod durability;
+mod first_hour;
 mod helpers;
 mod keys_cli;
 mod management;
