@@ -64,9 +64,34 @@ impl RootSpanBuilder for RootSpans {
         span: tracing::Span,
         outcome: &Result<ServiceResponse<B>, Error>,
     ) {
+        log_refusal(&span, outcome);
         if !span.is_disabled() {
-            DefaultRootSpanBuilder::on_request_end(span, outcome);
+            DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
+            // tracing-actix-web records the error's Debug text too (Rust variant names): the
+            // client-facing description in `exception.message` says it all.
+            span.record("exception.details", tracing::field::Empty);
         }
+    }
+}
+
+/// The event of a request that ended in an error, with its client-facing description (the
+/// `error_description` the client got), never the error's `Debug` text: a warning for a refused
+/// request (4xx), an error for a fault (5xx). It replaces tracing-actix-web's own event
+/// (feature `emit_event_on_error`, turned off), which logged `Debug`.
+fn log_refusal<B>(span: &tracing::Span, outcome: &Result<ServiceResponse<B>, Error>) {
+    let (status, error) = match outcome {
+        Ok(response) => match response.response().error() {
+            Some(error) => (response.status(), error),
+            None => return,
+        },
+        Err(error) => (error.as_response_error().status_code(), error),
+    };
+    let code = status.as_u16();
+    if status.is_client_error() {
+        tracing::warn!(parent: span, status = code, error = %error, "request refused");
+    } else if error.as_error::<crate::ApiError>().is_none() {
+        // An ApiError fault logged its cause when its response was made.
+        tracing::error!(parent: span, status = code, error = %error, "request failed");
     }
 }
 

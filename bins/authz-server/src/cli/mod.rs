@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{Settings, Sources};
+use crate::settings::{environment_warnings, Settings, Sources};
 use crate::startup::Services;
 use crate::telemetry;
 
@@ -72,8 +72,16 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&Sources::from_process(cli.config_dir))?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::serve(settings),
+    // Variables such as AUTHZ_SERVER_BIND (single underscores) are read by nothing: say so.
+    let warnings = environment_warnings(&serde_json::to_value(&settings)?, std::env::vars());
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve) {
+        for warning in &warnings {
+            eprintln!("authz-server: warning: {warning}");
+        }
+    }
+    match command {
+        Command::Serve => serve::serve(settings, &warnings),
         Command::Migrate { revert_all } => migrate::migrate(&settings, revert_all),
         Command::CheckConfig => {
             println!("{}", serde_json::to_string_pretty(&settings)?);

@@ -106,6 +106,52 @@ fn with_password(url: &str, password: &str) -> String {
 }
 
 on_both_backends! {
+    async fn refused_requests_are_logged_with_their_description_not_debug_text(backend: Backend) {
+        let db = TestDatabase::new(backend);
+        let mut cmd = server_command(&db.url);
+        cmd.env("AUTHZ__LOGGING__LEVEL", "warn").stderr(Stdio::piped());
+        let (mut server, base) = crate::cli::start_server(cmd);
+        let http = reqwest::Client::builder().no_proxy().build().expect("client");
+        let res = http
+            .get(format!("{base}/admin/clients"))
+            .bearer_auth("adm_not-a-real-token")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 401);
+        let res = http
+            .post(format!("{base}/register"))
+            .header("Content-Type", "application/json")
+            .body(r#"{"redirect_uris":["ftp://x"]}"#)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 400);
+        let described: serde_json::Value = res.json().await.expect("JSON error");
+        let mut stderr = server.0.stderr.take().expect("stderr");
+        let _ = server.0.kill();
+        let _ = server.0.wait();
+        let mut logs = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut logs).expect("logs");
+        let warnings: Vec<serde_json::Value> = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| r["level"] == "WARN")
+            .collect();
+        assert_eq!(warnings.len(), 2, "{logs}");
+        assert_eq!(warnings[0]["fields"]["status"], 401, "{logs}");
+        assert_eq!(
+            warnings[0]["fields"]["error"],
+            "the administrator token is invalid, expired or revoked",
+            "{logs}"
+        );
+        assert_eq!(warnings[1]["fields"]["status"], 400, "{logs}");
+        assert_eq!(warnings[1]["fields"]["error"], described["error_description"], "{logs}");
+        for internal in ["Registration(", "InvalidToken(", "InvalidRedirectUri", "exception.details", "Error encountered"] {
+            assert!(!logs.contains(internal), "{internal:?} in {logs}");
+        }
+    }
+
     async fn admin_commands_name_the_database_they_use_without_its_password(backend: Backend) {
         let db = TestDatabase::new(backend);
         drop(db.open()); // the server's database, migrated
@@ -161,4 +207,191 @@ on_both_backends! {
             assert!(!Path::new(path).exists(), "nothing created at {path}");
         }
     }
+}
+
+/// `authz-server check-config` with `envs` on the test database settings: (success, stderr).
+fn check_config(envs: &[(&str, &str)], config: Option<&Path>) -> (bool, String) {
+    let db = TestDatabase::sqlite();
+    let mut cmd = server_command(&db.url);
+    if let Some(dir) = config {
+        cmd.arg("--config-dir").arg(dir);
+    }
+    let out = cmd
+        .envs(envs.iter().copied())
+        .arg("check-config")
+        .output()
+        .expect("binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// What no configuration message may show: Rust types, serde's phrasing, enum names.
+const INTERNALS: &[&str] = &[
+    "enum ",
+    "variant",
+    "LogFormat",
+    "SqliteSynchronousSetting",
+    "invalid type",
+    "bit integer",
+    "`",
+    "for key",
+];
+
+#[test]
+fn configuration_errors_name_the_key_the_value_and_the_accepted_values() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "AUTHZ__LOGGING__FORMAT",
+            "xml",
+            &[
+                "logging.format = \"xml\"",
+                "AUTHZ__LOGGING__FORMAT",
+                "accepted values: json, pretty",
+            ],
+        ),
+        (
+            "AUTHZ__DATABASE__SQLITE_SYNCHRONOUS",
+            "fast",
+            &[
+                "database.sqlite_synchronous = \"fast\"",
+                "accepted values: normal, full",
+            ],
+        ),
+        (
+            "AUTHZ__DATABASE__POOL_SIZE",
+            "abc",
+            &[
+                "database.pool_size = \"abc\"",
+                "AUTHZ__DATABASE__POOL_SIZE",
+                "a whole number",
+            ],
+        ),
+        (
+            "AUTHZ__DATABASE__POOL_SIZE",
+            "5000000000",
+            &["database.pool_size = 5000000000", "from 0 to 4294967295"],
+        ),
+        (
+            "AUTHZ__DATABASE__POOL_SIZE",
+            "-1",
+            &["database.pool_size = -1", "0 or more"],
+        ),
+        (
+            "AUTHZ__REGISTRATION__ENABLED",
+            "maybe",
+            &["registration.enabled = \"maybe\"", "true or false"],
+        ),
+        (
+            "AUTHZ__SERVER__BINDX",
+            "1",
+            &[
+                "unknown key server.bindx",
+                "AUTHZ__SERVER__BINDX",
+                "bind, public_base_url",
+            ],
+        ),
+        (
+            "AUTHZ__SERVERS__BIND",
+            "1",
+            &[
+                "unknown section servers",
+                "AUTHZ__SERVERS__BIND",
+                "server, database",
+            ],
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let (ok, err) = check_config(&[(name, value)], None);
+        assert!(!ok, "{name}={value} must be refused");
+        for e in *expected {
+            assert!(err.contains(e), "{name}={value}: {err:?} lacks {e:?}");
+        }
+        for internal in INTERNALS {
+            assert!(
+                !err.contains(internal),
+                "{name}={value}: {err:?} shows {internal:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn configuration_errors_in_a_file_name_the_file() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    for (toml, expected) in [
+        (
+            "[server]\nshutdown_timeout_secs = \"many\"\n",
+            &[
+                "server.shutdown_timeout_secs = \"many\"",
+                "default.toml",
+                "a whole number",
+            ][..],
+        ),
+        (
+            "[logging]\nformat = \"yaml\"\n",
+            &["logging.format = \"yaml\"", "json, pretty"],
+        ),
+        (
+            "[database]\nsqlite_synchronous = 3\n",
+            &["database.sqlite_synchronous", "normal, full"],
+        ),
+    ] {
+        std::fs::write(dir.path().join("default.toml"), toml).expect("write");
+        let (ok, err) = check_config(&[], Some(dir.path()));
+        assert!(!ok, "{toml} must be refused");
+        for e in expected {
+            assert!(err.contains(e), "{toml}: {err:?} lacks {e:?}");
+        }
+        for internal in INTERNALS {
+            assert!(
+                !err.contains(internal),
+                "{toml}: {err:?} shows {internal:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn single_underscore_variables_are_warned_about() {
+    let (ok, err) = check_config(
+        &[
+            ("AUTHZ_SERVER_BIND", "0.0.0.0:9"),
+            ("AUTHZ_LOGGING_NOPE", "x"),
+        ],
+        None,
+    );
+    assert!(ok, "a warning, not an error: {err}");
+    assert!(
+        err.contains("warning: AUTHZ_SERVER_BIND is ignored")
+            && err.contains("did you mean AUTHZ__SERVER__BIND?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: AUTHZ_LOGGING_NOPE is ignored"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_server_logs_the_single_underscore_warning() {
+    let db = TestDatabase::sqlite();
+    let mut cmd = server_command(&db.url);
+    cmd.env("AUTHZ_SERVER_BIND", "0.0.0.0:9")
+        .env("AUTHZ__LOGGING__LEVEL", "warn")
+        .stderr(Stdio::piped());
+    let (mut server, _) = crate::cli::start_server(cmd);
+    let mut stderr = server.0.stderr.take().expect("stderr");
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut logs).expect("logs");
+    let line = logs
+        .lines()
+        .find(|l| l.contains("AUTHZ_SERVER_BIND"))
+        .unwrap_or_else(|| panic!("no warning in {logs}"));
+    let record: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(record["level"], "WARN", "{line}");
+    assert!(line.contains("AUTHZ__SERVER__BIND"), "{line}");
 }
