@@ -213,8 +213,13 @@ pub fn build_app(
         app = app.configure(admin::configure);
     }
     app.with_json_spec_v3_at("/openapi.json")
+        // The `/docs/openapi` view (pages::docs) renders the same document.
+        .with_raw_json_spec_v3(|app, spec| {
+            app.app_data(actix_web::web::Data::new(pages::docs::OpenApiDocument(
+                spec,
+            )))
+        })
         .build()
-        .route("/docs", actix_web::web::get().to(discovery::api_guide))
         .route("/jwks.json", actix_web::web::get().to(tokens::jwks))
         .route(
             "/.well-known/oauth-authorization-server/{path:.*}",

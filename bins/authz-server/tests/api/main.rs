@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod cors;
 mod discovery;
+mod docs_pages;
 mod durability;
 mod first_hour;
 mod helpers;
