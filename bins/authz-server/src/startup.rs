@@ -334,7 +334,7 @@ impl Application {
         ));
         let workers = settings.worker_count();
         server = server.workers(workers);
-        let wanted = workers * settings.server.blocking_threads + 1;
+        let wanted = settings.connections_wanted();
         if (settings.database.pool_size as usize) < wanted {
             tracing::warn!(
                 pool_size = settings.database.pool_size,

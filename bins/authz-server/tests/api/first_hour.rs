@@ -395,3 +395,46 @@ fn the_server_logs_the_single_underscore_warning() {
     assert_eq!(record["level"], "WARN", "{line}");
     assert!(line.contains("AUTHZ__SERVER__BIND"), "{line}");
 }
+
+#[test]
+fn the_shipped_production_configuration_has_a_pool_large_enough_for_its_workers() {
+    use authz_server::settings::{Settings, Sources};
+    for environment in ["production", "development", "test"] {
+        let settings = Settings::load(&Sources {
+            config_dir: Some(config_dir()),
+            environment: Some(environment.into()),
+            use_env_vars: false,
+            overrides: Vec::new(),
+        })
+        .expect("the shipped configuration loads");
+        if environment == "production" {
+            assert_ne!(settings.server.workers, 0, "a fixed worker count, whatever the machine");
+        }
+        if settings.server.workers != 0 {
+            assert!(
+                settings.database.pool_size as usize >= settings.connections_wanted(),
+                "{environment}.toml: pool_size {} < {} connections wanted: the server would warn",
+                settings.database.pool_size,
+                settings.connections_wanted()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_server_started_on_the_production_configuration_does_not_warn_about_its_pool() {
+    let db = TestDatabase::sqlite();
+    let mut cmd = server_command(&db.url);
+    cmd.env("AUTHZ_ENV", "production")
+        .env_remove("AUTHZ__SERVER__WORKERS")
+        .current_dir(config_dir().join(".."))
+        .stderr(Stdio::piped());
+    let (mut server, _) = crate::cli::start_server(cmd);
+    let mut stderr = server.0.stderr.take().expect("stderr");
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut logs).expect("logs");
+    assert!(logs.contains("\"message\":\"listening\""), "{logs}");
+    assert!(!logs.contains("\"level\":\"WARN\""), "{logs}");
+}
