@@ -47,6 +47,18 @@ pub(crate) fn open_existing(settings: &Settings) -> anyhow::Result<Database> {
     open_database(settings)
 }
 
+/// What to do about a database error a new operator meets, when its message is recognised:
+/// PostgreSQL 15 no longer lets every role create tables in the `public` schema.
+pub(crate) fn hint(message: &str) -> Option<&'static str> {
+    message
+        .contains("permission denied for schema public")
+        .then_some(
+            "since PostgreSQL 15 only the database owner may create tables in the public schema: \
+         as a superuser, in the server's database, run GRANT USAGE, CREATE ON SCHEMA public TO \
+         <the role of database.url> (docs/operations.md#production)",
+        )
+}
+
 /// The file path of a `sqlite://PATH` URL; `None` for PostgreSQL.
 fn sqlite_path(url: &str) -> Option<PathBuf> {
     url.strip_prefix("sqlite://")

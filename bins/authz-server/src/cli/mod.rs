@@ -65,6 +65,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authz-server: {e:#}");
+            if let Some(hint) = database::hint(&format!("{e:#}")) {
+                eprintln!("authz-server: {hint}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -200,6 +200,7 @@ impl Settings {
             &mut r.allowed_auth_methods,
             &mut r.allowed_scopes,
             &mut settings.admin.allowed_grant_types,
+            &mut settings.authorization.resources,
         ] {
             *list = list
                 .iter()

@@ -110,7 +110,7 @@ on_both_backends! {
         let db = TestDatabase::new(backend);
         let mut cmd = server_command(&db.url);
         cmd.env("AUTHZ__LOGGING__LEVEL", "warn").stderr(Stdio::piped());
-        let (mut server, base) = crate::cli::start_server(cmd);
+        let (mut server, base) = crate::cli::start_server_with_logs(cmd);
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
         let res = http
             .get(format!("{base}/admin/clients"))
@@ -381,7 +381,7 @@ fn the_server_logs_the_single_underscore_warning() {
     cmd.env("AUTHZ_SERVER_BIND", "0.0.0.0:9")
         .env("AUTHZ__LOGGING__LEVEL", "warn")
         .stderr(Stdio::piped());
-    let (mut server, _) = crate::cli::start_server(cmd);
+    let (mut server, _) = crate::cli::start_server_with_logs(cmd);
     let mut stderr = server.0.stderr.take().expect("stderr");
     let _ = server.0.kill();
     let _ = server.0.wait();
@@ -408,7 +408,10 @@ fn the_shipped_production_configuration_has_a_pool_large_enough_for_its_workers(
         })
         .expect("the shipped configuration loads");
         if environment == "production" {
-            assert_ne!(settings.server.workers, 0, "a fixed worker count, whatever the machine");
+            assert_ne!(
+                settings.server.workers, 0,
+                "a fixed worker count, whatever the machine"
+            );
         }
         if settings.server.workers != 0 {
             assert!(
@@ -429,12 +432,191 @@ fn the_server_started_on_the_production_configuration_does_not_warn_about_its_po
         .env_remove("AUTHZ__SERVER__WORKERS")
         .current_dir(config_dir().join(".."))
         .stderr(Stdio::piped());
-    let (mut server, _) = crate::cli::start_server(cmd);
-    let mut stderr = server.0.stderr.take().expect("stderr");
+    let (mut server, _) = crate::cli::start_server_with_logs(cmd);
+    let stderr = server.0.stderr.take().expect("stderr");
+    // Every line up to the `listening` one (the start-up warnings come before it).
+    let mut logs = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.expect("a log line");
+        logs.push_str(&line);
+        logs.push('\n');
+        if line.contains("\"message\":\"listening\"") {
+            break;
+        }
+    }
     let _ = server.0.kill();
     let _ = server.0.wait();
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut logs).expect("logs");
     assert!(logs.contains("\"message\":\"listening\""), "{logs}");
     assert!(!logs.contains("\"level\":\"WARN\""), "{logs}");
+}
+
+#[test]
+fn every_list_variable_takes_comma_separated_items_with_or_without_spaces_and_empty_is_empty() {
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "AUTHZ__REGISTRATION__ALLOWED_SCOPES",
+            "registration",
+            "allowed_scopes",
+            &["mcp:tools", "mcp:resources"],
+        ),
+        (
+            "AUTHZ__REGISTRATION__ALLOWED_GRANT_TYPES",
+            "registration",
+            "allowed_grant_types",
+            &["authorization_code", "refresh_token"],
+        ),
+        (
+            "AUTHZ__REGISTRATION__ALLOWED_AUTH_METHODS",
+            "registration",
+            "allowed_auth_methods",
+            &["none", "client_secret_basic"],
+        ),
+        (
+            "AUTHZ__ADMIN__ALLOWED_GRANT_TYPES",
+            "admin",
+            "allowed_grant_types",
+            &["client_credentials", "refresh_token"],
+        ),
+        (
+            "AUTHZ__AUTHORIZATION__RESOURCES",
+            "authorization",
+            "resources",
+            &["https://a.example/mcp", "https://b.example/mcp"],
+        ),
+    ];
+    let db = TestDatabase::sqlite();
+    for (name, section, key, items) in cases {
+        for value in [items.join(","), items.join(", ")] {
+            let out = server_command(&db.url)
+                .env(name, &value)
+                .arg("check-config")
+                .output()
+                .expect("binary runs");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{name}={value:?}: {err}");
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            assert_eq!(
+                shown[section][key],
+                serde_json::json!(items),
+                "{name}={value:?}"
+            );
+        }
+        if *key == "allowed_scopes" || *key == "resources" {
+            // Lists that may be empty: an empty variable is the empty list.
+            let out = server_command(&db.url)
+                .env(name, "")
+                .arg("check-config")
+                .output()
+                .expect("binary runs");
+            assert!(
+                out.status.success(),
+                "{name}=\"\": {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            assert_eq!(shown[section][key], serde_json::json!([]), "{name}=\"\"");
+        }
+    }
+}
+
+#[test]
+fn authz_env_without_a_config_folder_is_an_error_naming_the_way_out() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (ok, _, err) = run_in(
+        dir.path(),
+        &["check-config"],
+        &[("AUTHZ_ENV", "production")],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("AUTHZ_ENV=production") && err.contains("--config-dir"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_postgres_password_that_is_not_percent_encoded_is_refused_without_being_shown() {
+    for url in [
+        "postgres://authz:c0rrect:horse/b@ttery#staple@127.0.0.1:5432/authz",
+        "postgresql://authz:pa ss@127.0.0.1/authz",
+        "postgres://authz:100%sure@127.0.0.1/authz",
+    ] {
+        let (ok, err) = check_config(&[("AUTHZ__DATABASE__URL", url)], None);
+        assert!(!ok, "{url} must be refused");
+        assert!(
+            err.contains("database.url") && err.contains("percent-encoded"),
+            "{err}"
+        );
+        for secret in ["c0rrect", "horse", "ttery", "staple", "pa ss", "sure"] {
+            assert!(!err.contains(secret), "{secret:?} shown: {err}");
+        }
+    }
+    let (ok, err) = check_config(
+        &[(
+            "AUTHZ__DATABASE__URL",
+            "postgres://authz:c0rrect%3Ahorse%2Fb%40ttery%23staple@127.0.0.1:5432/authz",
+        )],
+        None,
+    );
+    assert!(ok, "the encoded password is accepted: {err}");
+}
+
+/// PostgreSQL 15 and later: a role that does not own the database cannot create tables in its
+/// `public` schema until granted; the error says which grant is missing, and with it the
+/// migrations run.
+#[test]
+fn migrate_on_postgres_without_the_public_schema_grant_names_the_grant() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let db = TestDatabase::postgres(); // owned by the administrator of TEST_DATABASE_URL
+    let role = format!(
+        "authz_role_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos()
+    );
+    let mut admin = diesel::PgConnection::establish(&db.url).expect("connect");
+    admin
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD 'p@ss#1'"))
+        .expect("create role");
+    let (_, host) = db
+        .url
+        .split_once('@')
+        .expect("user@host in TEST_DATABASE_URL");
+    let url = format!("postgres://{role}:p%40ss%231@{host}");
+    let migrate = || {
+        server_command(&url)
+            .arg("--config-dir")
+            .arg(config_dir())
+            .arg("migrate")
+            .output()
+            .expect("binary runs")
+    };
+    let out = migrate();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let refused = !out.status.success();
+    let granted = admin.batch_execute(&format!("GRANT USAGE, CREATE ON SCHEMA public TO {role}"));
+    let out_after = migrate();
+    drop(admin);
+    drop(db);
+    if let Ok(mut admin) = diesel::PgConnection::establish(
+        &std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL"),
+    ) {
+        let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
+    }
+    assert!(refused, "{err}");
+    assert!(err.contains("permission denied for schema public"), "{err}");
+    assert!(
+        err.contains("GRANT USAGE, CREATE ON SCHEMA public TO"),
+        "{err}"
+    );
+    assert!(!err.contains("p@ss") && !err.contains("p%40ss"), "{err}");
+    granted.expect("grant");
+    assert!(
+        out_after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out_after.stderr)
+    );
 }
