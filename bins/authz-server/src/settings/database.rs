@@ -46,7 +46,7 @@ pub(super) fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::O
 
 impl super::Settings {
     /// The connections the server can use at once: one per blocking thread
-    /// (`workers × server.blocking_threads`) and one for the maintenance thread.
+    /// (`workers × server.blocking_threads`) and one for the audit writer.
     /// `database.pool_size` below it makes requests wait for connections.
     pub fn connections_wanted(&self) -> usize {
         self.worker_count() * self.server.blocking_threads + 1
