@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing_actix_web::{RequestId, RootSpanBuilder};
 
 use crate::error::error_response;
 
@@ -56,7 +56,6 @@ impl RootSpanBuilder for RootSpans {
             otel.status_code = tracing::field::Empty,
             request_id = %request_id,
             exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
         )
     }
 
@@ -65,12 +64,24 @@ impl RootSpanBuilder for RootSpans {
         outcome: &Result<ServiceResponse<B>, Error>,
     ) {
         log_refusal(&span, outcome);
-        if !span.is_disabled() {
-            DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
-            // tracing-actix-web records the error's Debug text too (Rust variant names): the
-            // client-facing description in `exception.message` says it all.
-            span.record("exception.details", tracing::field::Empty);
+        if span.is_disabled() {
+            return;
         }
+        // As tracing-actix-web's DefaultRootSpanBuilder, without `exception.details`: that is
+        // the error's Debug text (Rust variant names); `exception.message` is the description.
+        let (status, error) = match outcome {
+            Ok(response) => (response.status(), response.response().error()),
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        span.record("http.status_code", i64::from(status.as_u16()));
+        let failed = error.is_some() && !status.is_client_error();
+        if let Some(error) = error {
+            span.record(
+                "exception.message",
+                tracing::field::display(error.as_response_error().to_string()),
+            );
+        }
+        span.record("otel.status_code", if failed { "ERROR" } else { "OK" });
     }
 }
 

@@ -109,7 +109,8 @@ on_both_backends! {
     async fn refused_requests_are_logged_with_their_description_not_debug_text(backend: Backend) {
         let db = TestDatabase::new(backend);
         let mut cmd = server_command(&db.url);
-        cmd.env("AUTHZ__LOGGING__LEVEL", "warn").stderr(Stdio::piped());
+        // At info, so the request spans (and their fields) are recorded too.
+        cmd.env("AUTHZ__LOGGING__LEVEL", "info").stderr(Stdio::piped());
         let (mut server, base) = crate::cli::start_server_with_logs(cmd);
         let http = reqwest::Client::builder().no_proxy().build().expect("client");
         let res = http
