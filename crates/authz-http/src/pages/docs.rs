@@ -16,7 +16,7 @@ use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag
 
 use super::handlers::render_page;
 use super::templates::{
-    DocumentPage, HomePage, NavLink, OpenApiPage, Site, DOCUMENT, HOME, OPENAPI,
+    DocumentPage, ErrorPage, HomePage, NavLink, OpenApiPage, Site, DOCUMENT, ERROR, HOME, OPENAPI,
 };
 use super::{security, PagesState};
 
@@ -207,8 +207,16 @@ async fn image(state: State, name: web::Path<String>) -> HttpResponse {
     }
 }
 
+/// The 404 page of a path under `/docs/` (its stylesheet is one folder up).
 fn not_found(state: &PagesState) -> HttpResponse {
-    super::handlers::error_page(state, StatusCode::NOT_FOUND, "there is no such page", None)
+    let site = site_at(state, 1);
+    let page = ErrorPage {
+        site: &site,
+        title: "This page does not exist",
+        message: "there is no such page; the guides are listed at /docs",
+        retry_url: None,
+    };
+    render_page(state, StatusCode::NOT_FOUND, ERROR, &page)
 }
 
 /// The documents change only with the binary: let browsers and proxies keep them a while.
