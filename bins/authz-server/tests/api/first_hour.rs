@@ -106,6 +106,31 @@ fn with_password(url: &str, password: &str) -> String {
 }
 
 on_both_backends! {
+    async fn the_server_started_on_the_production_configuration_does_not_warn_about_its_pool(backend: Backend) {
+        let db = TestDatabase::new(backend);
+        let mut cmd = server_command(&db.url);
+        cmd.env("AUTHZ_ENV", "production")
+            .env_remove("AUTHZ__SERVER__WORKERS")
+            .current_dir(config_dir().join(".."))
+            .stderr(Stdio::piped());
+        let (mut server, _) = crate::cli::start_server_with_logs(cmd);
+        let stderr = server.0.stderr.take().expect("stderr");
+        // Every line up to the `listening` one (the start-up warnings come before it).
+        let mut logs = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.expect("a log line");
+            logs.push_str(&line);
+            logs.push('\n');
+            if line.contains("\"message\":\"listening\"") {
+                break;
+            }
+        }
+        let _ = server.0.kill();
+        let _ = server.0.wait();
+        assert!(logs.contains("\"message\":\"listening\""), "{logs}");
+        assert!(!logs.contains("\"level\":\"WARN\""), "{logs}");
+    }
+
     async fn refused_requests_are_logged_with_their_description_not_debug_text(backend: Backend) {
         let db = TestDatabase::new(backend);
         let mut cmd = server_command(&db.url);
@@ -423,32 +448,6 @@ fn the_shipped_production_configuration_has_a_pool_large_enough_for_its_workers(
             );
         }
     }
-}
-
-#[test]
-fn the_server_started_on_the_production_configuration_does_not_warn_about_its_pool() {
-    let db = TestDatabase::sqlite();
-    let mut cmd = server_command(&db.url);
-    cmd.env("AUTHZ_ENV", "production")
-        .env_remove("AUTHZ__SERVER__WORKERS")
-        .current_dir(config_dir().join(".."))
-        .stderr(Stdio::piped());
-    let (mut server, _) = crate::cli::start_server_with_logs(cmd);
-    let stderr = server.0.stderr.take().expect("stderr");
-    // Every line up to the `listening` one (the start-up warnings come before it).
-    let mut logs = String::new();
-    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-        let line = line.expect("a log line");
-        logs.push_str(&line);
-        logs.push('\n');
-        if line.contains("\"message\":\"listening\"") {
-            break;
-        }
-    }
-    let _ = server.0.kill();
-    let _ = server.0.wait();
-    assert!(logs.contains("\"message\":\"listening\""), "{logs}");
-    assert!(!logs.contains("\"level\":\"WARN\""), "{logs}");
 }
 
 #[test]
