@@ -40,7 +40,9 @@ pub use extract::BodyLimit;
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// The issuer, exactly as configured; every URL handed out starts with it.
+    /// The issuer, in the normal form `server.public_base_url` is read in (no trailing `/`;
+    /// `authz-server`'s settings normalise it once); every URL handed out is built from it with
+    /// [`HttpSettings::url`].
     pub public_base_url: String,
     /// `false`: `/register` does not exist (404) and is not advertised.
     pub registration_enabled: bool,
@@ -61,7 +63,7 @@ impl HttpSettings {
     /// Settings for `public_base_url` with the defaults.
     pub fn new(public_base_url: &str) -> Self {
         Self {
-            service_documentation: format!("{}/docs", public_base_url.trim_end_matches('/')),
+            service_documentation: format!("{public_base_url}/docs"),
             public_base_url: public_base_url.to_owned(),
             registration_enabled: true,
             admin_enabled: true,
@@ -69,6 +71,13 @@ impl HttpSettings {
             jwks_max_age_secs: 300,
             scopes_supported: None,
         }
+    }
+}
+
+impl HttpSettings {
+    /// The absolute URL of `path` (which starts with `/`) on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_base_url)
     }
 }
 

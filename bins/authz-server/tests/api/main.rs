@@ -5,6 +5,7 @@ mod admin;
 mod admin_cli;
 mod admin_users;
 mod authorization_flow;
+mod base_url;
 mod cli;
 mod config;
 mod cors;
