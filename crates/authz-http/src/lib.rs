@@ -11,6 +11,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod form;
+pub mod http_semantics;
 pub mod middleware;
 pub mod pages;
 pub mod registration;
@@ -165,6 +166,7 @@ fn cors() -> Cors {
             Method::PUT,
             Method::DELETE,
             Method::OPTIONS,
+            Method::HEAD,
         ])
         .allow_any_header()
         .expose_headers([
@@ -223,13 +225,20 @@ pub fn build_app(
     }
     app.with_json_spec_v3_at("/openapi.json")
         .build()
-        .route("/docs", actix_web::web::get().to(discovery::api_guide))
-        .route("/jwks.json", actix_web::web::get().to(tokens::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server/{path:.*}",
-            actix_web::web::get().to(discovery::path_inserted_metadata),
+        // Resources, not `App::route`: a wrong method must be a 405 with `Allow` (see
+        // `http_semantics`).
+        .service(
+            actix_web::web::resource("/docs").route(actix_web::web::get().to(discovery::api_guide)),
+        )
+        .service(
+            actix_web::web::resource("/jwks.json").route(actix_web::web::get().to(tokens::jwks)),
+        )
+        .service(
+            actix_web::web::resource("/.well-known/oauth-authorization-server/{path:.*}")
+                .route(actix_web::web::get().to(discovery::path_inserted_metadata)),
         )
         .default_service(actix_web::web::to(not_found))
+        .wrap(from_fn(http_semantics::rfc9110))
         .wrap(
             DefaultHeaders::new()
                 .add((header::CACHE_CONTROL, "no-store"))

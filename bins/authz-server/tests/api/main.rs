@@ -12,6 +12,7 @@ mod cors;
 mod discovery;
 mod durability;
 mod helpers;
+mod http_semantics;
 mod keys_cli;
 mod management;
 mod openapi;
