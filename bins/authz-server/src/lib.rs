@@ -8,3 +8,4 @@ pub mod kek;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod telemetry_levels;
