@@ -44,9 +44,21 @@ impl Callsite for ConnectionCallsite {
 #[derive(Debug)]
 pub struct ClientFaultsAtWarn<L>(pub L);
 
-/// Whether `meta` is actix-http's report of a connection dropped for a malformed request.
+/// Whether `meta` may be actix-http's report of a connection dropped for a malformed request
+/// (the message decides: see [`is_client_fault_message`]).
 fn is_client_fault(meta: &Metadata<'_>) -> bool {
-    *meta.level() == Level::ERROR && meta.target().starts_with("actix_http::h1::dispatcher")
+    *meta.level() == Level::ERROR
+        && matches!(
+            meta.target(),
+            "actix_http::h1::dispatcher" | "actix_http::h1::decoder"
+        )
+}
+
+/// The dispatcher's `stream error: …` (a request it could not parse, or a connection error) and
+/// every decoder error are the client's; the dispatcher's other errors (a response body that
+/// failed) are the server's and stay ERROR.
+fn is_client_fault_message(target: &str, message: &str) -> bool {
+    target == "actix_http::h1::decoder" || message.starts_with("stream error")
 }
 
 #[derive(Default)]
@@ -127,6 +139,9 @@ where
         }
         let mut message = Message::default();
         event.record(&mut message);
+        if !is_client_fault_message(event.metadata().target(), &message.0) {
+            return self.0.on_event(event, ctx);
+        }
         let text = format!(
             "closed a connection for a malformed request ({})",
             message.0
@@ -180,7 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn a_dropped_connection_logs_at_warn_and_other_errors_stay_errors() {
+    fn a_dropped_connection_logs_at_warn_and_server_errors_stay_errors() {
         let captured = Captured::default();
         let writer = captured.clone();
         let layer = tracing_subscriber::fmt::layer()
@@ -190,13 +205,14 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::error!(target: "actix_http::h1::dispatcher", "stream error: request parse error: invalid Header provided");
             tracing::error!(target: "authz_http::error", "request failed");
+            tracing::error!(target: "actix_http::h1::dispatcher", "Response payload stream error: x");
         });
         let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).expect("json line"))
             .collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(lines[0]["level"], "WARN");
         assert_eq!(lines[0]["target"], CONNECTION_TARGET);
         assert!(lines[0]["fields"]["message"]
@@ -204,5 +220,9 @@ mod tests {
             .expect("message")
             .contains("invalid Header provided"));
         assert_eq!(lines[1]["level"], "ERROR");
+        assert_eq!(
+            lines[2]["level"], "ERROR",
+            "a failed response body is the server's"
+        );
     }
 }

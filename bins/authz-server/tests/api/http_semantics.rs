@@ -270,6 +270,47 @@ on_both_backends! {
         }
         assert_eq!(app.counts(), (0, 0));
     }
+
+    async fn the_http_layers_own_errors_are_json(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let many: String = (0..120).map(|i| format!("X-Header-{i}: v\r\n")).collect();
+        let cases = [
+            (format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n{many}\r\n"), "431", "too large"),
+            ("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n".to_owned(), "400", "not valid HTTP/1.1"),
+            ("POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}".to_owned(), "400", "not valid HTTP/1.1"),
+            // After a good request on the same connection (keep-alive), the refusal is JSON too.
+            ("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nBad Header\r\n\r\n".to_owned(), "200", "not valid HTTP/1.1"),
+        ];
+        for (request, status, expect) in cases {
+            let (head, body) = raw_exchange_all(&app, request.as_bytes()).await;
+            assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{head}");
+            let last = body.rsplit("\r\n\r\n").next().unwrap_or(&body);
+            let doc: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {head}\n{body}"));
+            assert_eq!(doc["error"], "invalid_request", "{doc}");
+            assert!(doc["error_description"].as_str().expect("text").contains(expect), "{doc}");
+        }
+    }
+}
+
+/// Sends raw bytes and reads until the server closes the connection: (first head, the rest).
+async fn raw_exchange_all(app: &TestApp, request: &[u8]) -> (String, String) {
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let request = request.to_vec();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        stream.write_all(&request).expect("write");
+        let mut data = Vec::new();
+        let _ = stream.read_to_end(&mut data);
+        let text = String::from_utf8_lossy(&data).into_owned();
+        let (head, rest) = text.split_once("\r\n\r\n").expect("a response head");
+        (head.to_owned(), rest.to_owned())
+    })
+    .await
+    .expect("exchange")
 }
 
 /// Sends raw bytes on a fresh connection and reads the first response: (head, body).
