@@ -4,7 +4,9 @@
 //! everything here is also what the integration tests start, on port 0.
 
 pub mod cli;
+pub mod connection;
 pub mod kek;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod telemetry_levels;

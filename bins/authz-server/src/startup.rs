@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::HttpServer;
 use anyhow::Context as _;
 use authz_domain::administration::AdminService;
 use authz_domain::authorization::AuthorizationService;
@@ -324,16 +323,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
         // application in a test or another program never installs process-wide handlers.
-        let mut server = HttpServer::new(move || {
-            build_app(state.clone()).configure(pages::configure_with(pages.clone()))
-        })
-        .disable_signals()
-        .shutdown_timeout(settings.server.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_millis(
-            settings.server.client_request_timeout_ms,
-        ));
         let workers = settings.worker_count();
-        server = server.workers(workers);
         let wanted = settings.connections_wanted();
         if (settings.database.pool_size as usize) < wanted {
             tracing::warn!(
@@ -345,8 +335,19 @@ impl Application {
         // A few blocking threads per worker, not actix's default of hundreds: on SQLite more
         // threads only queue for the same cores and the same write lock, and every extra one adds
         // wake-ups and context switches to each request (docs/performance.md).
-        server = server.worker_max_blocking_threads(settings.server.blocking_threads);
-        let server = server.listen(listener)?.run();
+        // Served like `HttpServer` does, with the connection layer that gives actix-http's own
+        // error responses (431, 400, 408) a JSON body (`connection.rs`).
+        let options = crate::connection::ServeOptions {
+            workers,
+            max_blocking_threads: settings.server.blocking_threads,
+            shutdown_timeout_secs: settings.server.shutdown_timeout_secs,
+            client_request_timeout: Duration::from_millis(
+                settings.server.client_request_timeout_ms,
+            ),
+        };
+        let server = crate::connection::serve(listener, options, move || {
+            build_app(state.clone()).configure(pages::configure_with(pages.clone()))
+        })?;
         Ok(Self {
             port,
             server,

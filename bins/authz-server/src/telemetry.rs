@@ -6,6 +6,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::{LogFormat, LoggingSettings};
+use crate::telemetry_levels::ClientFaultsAtWarn;
 
 /// Installs the global subscriber: `RUST_LOG` if set, else `logging.level`; JSON or pretty.
 /// Logs go to stderr so that stdout carries only the start-up line and command output.
@@ -16,16 +17,18 @@ pub fn init(logging: &LoggingSettings) -> anyhow::Result<()> {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match logging.format {
         LogFormat::Json => registry
-            .with(
+            .with(ClientFaultsAtWarn(
                 tracing_subscriber::fmt::layer()
                     .json()
                     .with_current_span(true)
                     .with_span_list(false)
                     .with_writer(std::io::stderr),
-            )
+            ))
             .try_init(),
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(ClientFaultsAtWarn(
+                tracing_subscriber::fmt::layer().with_writer(std::io::stderr),
+            ))
             .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))

@@ -12,7 +12,6 @@ use crate::AppState;
 /// The metadata document, computed once at start from the policy and settings.
 pub(crate) fn metadata(state: &AppState) -> AuthorizationServerMetadata {
     let policy = state.registration.policy();
-    let base = state.settings.public_base_url.trim_end_matches('/');
     let methods: Vec<String> = policy
         .allowed_auth_methods
         .iter()
@@ -24,19 +23,19 @@ pub(crate) fn metadata(state: &AppState) -> AuthorizationServerMetadata {
         .collect();
     AuthorizationServerMetadata {
         issuer: state.settings.public_base_url.clone(),
-        authorization_endpoint: format!("{base}/authorize"),
-        token_endpoint: format!("{base}/token"),
-        jwks_uri: format!("{base}/jwks.json"),
-        introspection_endpoint: format!("{base}/introspect"),
+        authorization_endpoint: state.settings.url("/authorize"),
+        token_endpoint: state.settings.url("/token"),
+        jwks_uri: state.settings.url("/jwks.json"),
+        introspection_endpoint: state.settings.url("/introspect"),
         introspection_endpoint_auth_methods_supported: secret_methods,
-        revocation_endpoint: format!("{base}/revoke"),
+        revocation_endpoint: state.settings.url("/revoke"),
         revocation_endpoint_auth_methods_supported: methods.clone(),
         response_modes_supported: vec!["query".into()],
         authorization_response_iss_parameter_supported: true,
         registration_endpoint: state
             .settings
             .registration_enabled
-            .then(|| format!("{base}/register")),
+            .then(|| state.settings.url("/register")),
         response_types_supported: vec!["code".into()],
         grant_types_supported: policy
             .allowed_grant_types

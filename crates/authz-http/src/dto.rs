@@ -220,10 +220,7 @@ impl ClientInformationResponse {
 
 /// `{public_base_url}/register/{client_id}`; client ids are base64url, so no escaping is needed.
 pub fn registration_client_uri(public_base_url: &str, client_id: &str) -> String {
-    format!(
-        "{}/register/{client_id}",
-        public_base_url.trim_end_matches('/')
-    )
+    format!("{public_base_url}/register/{client_id}")
 }
 
 /// Authorization server metadata (RFC 8414 §2). Only endpoints that exist are advertised.

@@ -59,10 +59,7 @@ fn read_object(
     let limit = req
         .app_data::<web::Data<BodyLimit>>()
         .map_or(64 * 1024, |l| l.0);
-    let content_type_ok = match req.mime_type() {
-        Ok(Some(mime)) => mime.type_() == "application" && mime.subtype() == "json",
-        _ => false,
-    };
+    let content_type = crate::http_semantics::media_type_is(req, "application", "json");
     let declared_length = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -83,9 +80,9 @@ fn read_object(
             let chunk = match chunk {
                 Ok(chunk) => chunk,
                 Err(e) => {
-                    return Ok(Err(ApiError::InvalidRequest(format!(
-                        "the request body could not be read: {e}"
-                    ))))
+                    return Ok(Err(ApiError::InvalidRequest(
+                        crate::http_semantics::payload_error(&e),
+                    )))
                 }
             };
             if body.len() + chunk.len() > limit {
@@ -96,10 +93,8 @@ fn read_object(
         if allow_empty && body.is_empty() {
             return Ok(Ok(Map::new()));
         }
-        if !content_type_ok {
-            return Ok(Err(ApiError::InvalidRequest(
-                "Content-Type must be application/json".into(),
-            )));
+        if let Err(description) = content_type {
+            return Ok(Err(ApiError::InvalidRequest(description)));
         }
         Ok(parse_object(&body))
     }

@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt as _;
 use paperclip::actix::OperationModifier;
 use paperclip::v2::schema::Apiv2Schema;
@@ -37,10 +37,8 @@ impl FromRequest for FormBody {
         let limit = req
             .app_data::<web::Data<BodyLimit>>()
             .map_or(64 * 1024, |l| l.0);
-        let content_type = match req.mime_type() {
-            Ok(Some(mime)) => Some(format!("{}/{}", mime.type_(), mime.subtype())),
-            _ => None,
-        };
+        let content_type =
+            crate::http_semantics::media_type_is(req, "application", "x-www-form-urlencoded");
         let declared_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -48,10 +46,9 @@ impl FromRequest for FormBody {
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
         Box::pin(async move {
-            if content_type.as_deref() != Some("application/x-www-form-urlencoded") {
+            if let Err(description) = content_type {
                 return Err(ApiError::InvalidRequest(format!(
-                    "Content-Type: expected application/x-www-form-urlencoded (RFC 6749 §3.2), got {}",
-                    content_type.as_deref().map_or("none".to_owned(), |c| format!("{c:?}"))
+                    "{description} (RFC 6749 §3.2)"
                 )));
             }
             let too_large = || {
@@ -65,7 +62,7 @@ impl FromRequest for FormBody {
             let mut body = web::BytesMut::with_capacity(declared_length.unwrap_or(512).min(limit));
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|e| {
-                    ApiError::InvalidRequest(format!("the request body could not be read: {e}"))
+                    ApiError::InvalidRequest(crate::http_semantics::payload_error(&e))
                 })?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large());

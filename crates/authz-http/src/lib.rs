@@ -11,6 +11,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod form;
+pub mod http_semantics;
 pub mod middleware;
 pub mod pages;
 pub mod registration;
@@ -40,7 +41,9 @@ pub use extract::BodyLimit;
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// The issuer, exactly as configured; every URL handed out starts with it.
+    /// The issuer, in the normal form `server.public_base_url` is read in (no trailing `/`;
+    /// `authz-server`'s settings normalise it once); every URL handed out is built from it with
+    /// [`HttpSettings::url`].
     pub public_base_url: String,
     /// `false`: `/register` does not exist (404) and is not advertised.
     pub registration_enabled: bool,
@@ -61,7 +64,7 @@ impl HttpSettings {
     /// Settings for `public_base_url` with the defaults.
     pub fn new(public_base_url: &str) -> Self {
         Self {
-            service_documentation: format!("{}/docs", public_base_url.trim_end_matches('/')),
+            service_documentation: format!("{public_base_url}/docs"),
             public_base_url: public_base_url.to_owned(),
             registration_enabled: true,
             admin_enabled: true,
@@ -69,6 +72,13 @@ impl HttpSettings {
             jwks_max_age_secs: 300,
             scopes_supported: None,
         }
+    }
+}
+
+impl HttpSettings {
+    /// The absolute URL of `path` (which starts with `/`) on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.public_base_url)
     }
 }
 
@@ -156,6 +166,7 @@ fn cors() -> Cors {
             Method::PUT,
             Method::DELETE,
             Method::OPTIONS,
+            Method::HEAD,
         ])
         .allow_any_header()
         .expose_headers([
@@ -220,12 +231,17 @@ pub fn build_app(
             )))
         })
         .build()
-        .route("/jwks.json", actix_web::web::get().to(tokens::jwks))
-        .route(
-            "/.well-known/oauth-authorization-server/{path:.*}",
-            actix_web::web::get().to(discovery::path_inserted_metadata),
+        // Resources, not `App::route`: a wrong method must be a 405 with `Allow` (see
+        // `http_semantics`).
+        .service(
+            actix_web::web::resource("/jwks.json").route(actix_web::web::get().to(tokens::jwks)),
+        )
+        .service(
+            actix_web::web::resource("/.well-known/oauth-authorization-server/{path:.*}")
+                .route(actix_web::web::get().to(discovery::path_inserted_metadata)),
         )
         .default_service(actix_web::web::to(not_found))
+        .wrap(from_fn(http_semantics::rfc9110))
         .wrap(
             DefaultHeaders::new()
                 .add((header::CACHE_CONTROL, "no-store"))

@@ -336,6 +336,7 @@ impl Settings {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let policy = RegistrationPolicy {
             mcp_profile: r.mcp_profile,
+            substitution: r.substitution,
             allowed_grant_types: grants,
             allowed_auth_methods: methods,
             redirect_uris: RedirectUriPolicy {

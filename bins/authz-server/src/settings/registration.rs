@@ -18,6 +18,10 @@ pub struct RegistrationSettings {
     /// MCP authorization profile.
     #[garde(skip)]
     pub mcp_profile: bool,
+    /// Safe substitution (RFC 7591 §3.2.1): register the nearest supported values instead of
+    /// refusing a request whose intent survives; `false` refuses every such request.
+    #[garde(skip)]
+    pub substitution: bool,
     /// Grant types clients may register.
     #[garde(length(min = 1), inner(custom(grant_type)))]
     pub allowed_grant_types: Vec<String>,

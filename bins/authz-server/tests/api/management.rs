@@ -214,7 +214,7 @@ on_both_backends! {
             (with("client_secret_expires_at", json!(0)), "invalid_request", "client_secret_expires_at"),
             (with("client_secret", json!("anything")), "invalid_request", "client_secret"),
             (with("redirect_uris", json!(["http://localhost.evil.com/"])), "invalid_redirect_uri", "redirect_uris[0]"),
-            (with("grant_types", json!(["authorization_code"])), "invalid_client_metadata", "grant_types"),
+            (with("grant_types", json!(["implicit"])), "invalid_client_metadata", "grant_types"),
             (with("client_name", json!("a\u{202E}b")), "invalid_client_metadata", "client_name"),
         ];
         for (body, code, field) in cases {

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::ports::{AdminTokenRepository, ClientAdministration, ClientGrants};
 use crate::audit::{AuditAction, AuditEvent, RequestContext};
 use crate::clients::RegistrationPolicy;
-use crate::clients::{json_type, ClientMetadata};
+use crate::clients::{json_type, substitution_detail, ClientMetadata};
 use crate::clients::{search_key, Client, ClientOrigin, ClientSettings, PreviousSecret};
 use crate::credentials::TokenDigest;
 use crate::error::{RegistrationError, RepositoryError};
@@ -800,16 +800,17 @@ impl AdminService {
         };
         let settings = parse_settings(request)?.unwrap_or_default();
         let now = self.now();
-        let metadata = ClientMetadata::from_request_at(request, &self.policy.registration, now)?;
+        let parsed = ClientMetadata::parse_request_at(request, &self.policy.registration, now)?;
         self.registration
             .create(
-                metadata,
+                parsed.metadata,
                 crate::registration::NewClient {
                     origin: ClientOrigin::Admin,
                     action: AuditAction::ClientCreated,
                     actor: &admin.actor(),
                     chosen_id: chosen,
                     settings,
+                    substitutions: parsed.substitutions,
                 },
                 now,
                 context,
@@ -858,7 +859,8 @@ impl AdminService {
         self.existing(client_id)?;
         let settings = parse_settings(request)?;
         let now = self.now();
-        let metadata = ClientMetadata::from_request_at(request, &self.policy.registration, now)?;
+        let parsed = ClientMetadata::parse_request_at(request, &self.policy.registration, now)?;
+        let metadata = parsed.metadata.clone();
         for _ in 0..STALE_RETRIES {
             let current = self.existing(client_id)?;
             let (mut updated, issued, mut changed) =
@@ -868,7 +870,8 @@ impl AdminService {
             if updated.settings != current.settings {
                 changed.insert("settings".into());
             }
-            let detail = change_detail(changed, issued.is_some());
+            let detail = change_detail(changed, issued.is_some())
+                + &substitution_detail(&parsed.substitutions);
             let event = AuditEvent::new(now, AuditAction::ClientUpdated, &admin.actor(), context)
                 .client(client_id)
                 .detail(detail);

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::software_statement;
+use super::substitution::{Substitution, Substitutions};
 use crate::clients::RegistrationPolicy;
 use crate::clients::{parse_web_uri, RedirectUri};
 use crate::clock::{Clock, SystemClock};
@@ -107,6 +108,16 @@ pub struct ClientMetadata {
     pub application_type: Option<ApplicationType>,
 }
 
+/// A parsed request: the metadata to register and what the server substituted for what was
+/// asked (RFC 7591 §3.2.1; empty when everything was registered as sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedMetadata {
+    /// The metadata to register.
+    pub metadata: ClientMetadata,
+    /// What was registered instead of what was requested, for the audit trail.
+    pub substitutions: Vec<Substitution>,
+}
+
 impl ClientMetadata {
     /// Parses the members of a registration request, applying defaults. Uses the system clock to
     /// judge a software statement's expiry; see [`ClientMetadata::from_request_at`].
@@ -121,11 +132,22 @@ impl ClientMetadata {
     ///
     /// Unknown members are ignored; `null` means absent; the empty string for any optional string
     /// member means absent (its default applies). The first problem found is returned, naming the field.
+    /// Where the policy allows substitution, a substitutable request is registered with the
+    /// nearest supported values; [`ClientMetadata::parse_request_at`] also says what changed.
     pub fn from_request_at(
         raw: &Map<String, Value>,
         policy: &RegistrationPolicy,
         now: i64,
     ) -> Result<Self, RegistrationError> {
+        Self::parse_request_at(raw, policy, now).map(|parsed| parsed.metadata)
+    }
+
+    /// As [`ClientMetadata::from_request_at`], with the substitutions made (RFC 7591 §3.2.1).
+    pub fn parse_request_at(
+        raw: &Map<String, Value>,
+        policy: &RegistrationPolicy,
+        now: i64,
+    ) -> Result<ParsedMetadata, RegistrationError> {
         let statement = match raw.get("software_statement") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
@@ -156,10 +178,11 @@ impl ClientMetadata {
             None => Cow::Borrowed(raw),
         };
         let f = Members(&members);
+        let mut subs = Substitutions::new(policy.substitution);
 
-        let token_endpoint_auth_method = parse_auth_method(&f, policy)?;
-        let grant_types = parse_grant_types(&f, policy, token_endpoint_auth_method)?;
-        let response_types = parse_response_types(&f, &grant_types)?;
+        let token_endpoint_auth_method = parse_auth_method(&f, policy, &mut subs)?;
+        let grant_types = parse_grant_types(&f, policy, token_endpoint_auth_method, &mut subs)?;
+        let response_types = parse_response_types(&f, &grant_types, &mut subs)?;
         let redirect_uris = parse_redirect_uris(&f, policy, &grant_types)?;
         let post_logout_redirect_uris = parse_post_logout_redirect_uris(&f, policy)?;
 
@@ -173,7 +196,7 @@ impl ClientMetadata {
             }
         };
 
-        let scope = parse_scope(&f, policy)?;
+        let scope = parse_scope(&f, policy, &mut subs)?;
 
         let max_uri = policy.redirect_uris.max_uri_length;
         let client_name = f
@@ -232,7 +255,7 @@ impl ClientMetadata {
             })?),
         };
 
-        Ok(Self {
+        let metadata = Self {
             redirect_uris,
             post_logout_redirect_uris,
             grant_types,
@@ -253,6 +276,10 @@ impl ClientMetadata {
             software_version,
             software_statement: statement.map(str::to_owned),
             application_type,
+        };
+        Ok(ParsedMetadata {
+            metadata,
+            substitutions: subs.into_vec(),
         })
     }
 
@@ -419,31 +446,61 @@ impl<'a> Members<'a> {
 fn parse_auth_method(
     f: &Members<'_>,
     policy: &RegistrationPolicy,
+    subs: &mut Substitutions,
 ) -> Result<TokenEndpointAuthMethod, RegistrationError> {
-    let method = match f.string("token_endpoint_auth_method")? {
-        None | Some("") => TokenEndpointAuthMethod::ClientSecretBasic,
+    let allowed = &policy.allowed_auth_methods;
+    let sent = f
+        .string("token_endpoint_auth_method")?
+        .filter(|v| !v.is_empty());
+    let method = match sent {
+        None => TokenEndpointAuthMethod::ClientSecretBasic,
+        // An unknown method (private_key_jwt, tls_client_auth, …) is refused, not replaced: the
+        // client means to authenticate in a way this server cannot check, and a secret it did not
+        // ask for may be one it cannot use.
         Some(v) => TokenEndpointAuthMethod::from_wire(v).ok_or_else(|| {
             RegistrationError::metadata(format!(
                 "token_endpoint_auth_method: {:?} is not supported; use one of {}",
                 truncate(v, 60),
-                list(policy.allowed_auth_methods.iter().map(|m| m.as_str()))
+                list(allowed.iter().map(|m| m.as_str()))
             ))
         })?,
     };
-    if !policy.allowed_auth_methods.contains(&method) {
-        return Err(RegistrationError::metadata(format!(
-            "token_endpoint_auth_method: {:?} is not allowed by this server; use one of {}",
-            method.as_str(),
-            list(policy.allowed_auth_methods.iter().map(|m| m.as_str()))
-        )));
+    if allowed.contains(&method) {
+        return Ok(method);
     }
-    Ok(method)
+    // Nearest allowed method: another secret method for a secret method, else the other kind;
+    // the response carries the registered method and, exactly when it needs one, a secret.
+    let nearest = TokenEndpointAuthMethod::ALL
+        .iter()
+        .copied()
+        .filter(|m| allowed.contains(m))
+        .min_by_key(|m| m.uses_secret() != method.uses_secret());
+    let asked = sent.map_or_else(
+        || "omitted (RFC 7591 default \"client_secret_basic\")".to_owned(),
+        |v| format!("{v:?}"),
+    );
+    if let Some(nearest) = nearest {
+        if subs.make(
+            "token_endpoint_auth_method",
+            format!(
+                "{asked} is not allowed by this server; registered {:?}",
+                nearest.as_str()
+            ),
+        ) {
+            return Ok(nearest);
+        }
+    }
+    Err(RegistrationError::metadata(format!(
+        "token_endpoint_auth_method: {asked} is not allowed by this server; use one of {}",
+        list(allowed.iter().map(|m| m.as_str()))
+    )))
 }
 
 fn parse_grant_types(
     f: &Members<'_>,
     policy: &RegistrationPolicy,
     method: TokenEndpointAuthMethod,
+    subs: &mut Substitutions,
 ) -> Result<Vec<GrantType>, RegistrationError> {
     let supported = || list(policy.allowed_grant_types.iter().map(|g| g.as_str()));
     let Some(raw) = f.string_array("grant_types", 16, RegistrationError::InvalidClientMetadata)?
@@ -455,28 +512,47 @@ fn parse_grant_types(
         });
     };
     let mut grants = Vec::new();
+    // Values this server cannot register: (index, message). Unsafe grants are refused at once.
+    let mut unsupported: Vec<(usize, String)> = Vec::new();
     for (i, value) in raw.iter().enumerate() {
         if let Some(reason) = forbidden_grant_reason(value) {
             return Err(RegistrationError::metadata(format!(
                 "grant_types[{i}]: {reason}"
             )));
         }
-        let grant = GrantType::from_wire(value)
-            .filter(|g| policy.allowed_grant_types.contains(g))
-            .ok_or_else(|| {
-                RegistrationError::metadata(format!(
-                    "grant_types[{i}]: {:?} is not supported; supported grant types are {}",
+        match GrantType::from_wire(value).filter(|g| policy.allowed_grant_types.contains(g)) {
+            None => unsupported.push((
+                i,
+                format!(
+                    "{:?} is not supported; supported grant types are {}",
                     truncate(value, 80),
                     supported()
-                ))
-            })?;
-        if grant == GrantType::ClientCredentials && !method.uses_secret() {
+                ),
+            )),
+            Some(GrantType::ClientCredentials) if !method.uses_secret() => unsupported.push((
+                i,
+                format!(
+                    "client_credentials needs a confidential client; token_endpoint_auth_method {:?} has no secret",
+                    method.as_str()
+                ),
+            )),
+            Some(grant) if !grants.contains(&grant) => grants.push(grant),
+            Some(_) => {}
+        }
+    }
+    // Unsupported extras beside a supported grant are dropped (the client reads what was
+    // registered); a set with nothing supported has no intent left to keep.
+    if let Some((i, message)) = unsupported.first() {
+        if grants.is_empty() || !subs.enabled() {
             return Err(RegistrationError::metadata(format!(
-                "grant_types[{i}]: client_credentials needs a confidential client; token_endpoint_auth_method \"none\" has no secret"
+                "grant_types[{i}]: {message}"
             )));
         }
-        if !grants.contains(&grant) {
-            grants.push(grant);
+        for (i, message) in &unsupported {
+            subs.make(
+                "grant_types",
+                format!("dropped grant_types[{i}]: {message}"),
+            );
         }
     }
     if grants.is_empty() {
@@ -484,6 +560,41 @@ fn parse_grant_types(
             "grant_types: must not be empty; supported grant types are {}",
             supported()
         )));
+    }
+    let code_allowed = policy
+        .allowed_grant_types
+        .contains(&GrantType::AuthorizationCode);
+    // `refresh_token` alone: its tokens can only come from the code flow, so the code grant is
+    // what the client means when it also asks for `response_types: ["code"]` (or the MCP
+    // profile requires the pair).
+    if grants.contains(&GrantType::RefreshToken)
+        && !grants.contains(&GrantType::AuthorizationCode)
+        && code_allowed
+        && (policy.mcp_profile || asks_for_code_response(f))
+        && subs.make(
+            "grant_types",
+            if policy.mcp_profile {
+                "added \"authorization_code\" (refresh tokens come from the authorization code flow; MCP authorization profile)"
+            } else {
+                "added \"authorization_code\" (response_types asks for \"code\")"
+            },
+        )
+    {
+        grants.insert(0, GrantType::AuthorizationCode);
+    }
+    if policy.mcp_profile
+        && grants.contains(&GrantType::AuthorizationCode)
+        && !grants.contains(&GrantType::RefreshToken)
+        && subs.make(
+            "grant_types",
+            "added \"refresh_token\" (MCP authorization profile)",
+        )
+    {
+        let after_code = grants
+            .iter()
+            .position(|g| *g == GrantType::AuthorizationCode)
+            .map_or(grants.len(), |p| p + 1);
+        grants.insert(after_code, GrantType::RefreshToken);
     }
     if policy.mcp_profile
         && !(grants.contains(&GrantType::AuthorizationCode)
@@ -496,9 +607,16 @@ fn parse_grant_types(
     Ok(grants)
 }
 
+/// Whether the request's `response_types` is an array holding `"code"`.
+fn asks_for_code_response(f: &Members<'_>) -> bool {
+    matches!(f.get("response_types"), Some(Value::Array(items))
+        if items.iter().any(|v| v.as_str() == Some(ResponseType::Code.as_str())))
+}
+
 fn parse_response_types(
     f: &Members<'_>,
     grants: &[GrantType],
+    subs: &mut Substitutions,
 ) -> Result<Vec<ResponseType>, RegistrationError> {
     let has_code_grant = grants.contains(&GrantType::AuthorizationCode);
     let Some(raw) = f.string_array(
@@ -515,6 +633,8 @@ fn parse_response_types(
     };
     let mut types = Vec::new();
     for (i, value) in raw.iter().enumerate() {
+        // Unknown response types (`token`, `id_token`, …) are refused: `token` is the implicit
+        // flow, and the others ask for something this server never returns.
         let t = ResponseType::from_wire(value).ok_or_else(|| {
             RegistrationError::metadata(format!(
                 "response_types[{i}]: {:?} is not supported; only \"code\" is accepted",
@@ -532,9 +652,16 @@ fn parse_response_types(
         ));
     }
     if has_code_grant && !has_code {
-        return Err(RegistrationError::metadata(
-            "response_types: must include \"code\" because grant_types includes \"authorization_code\"",
-        ));
+        if subs.make(
+            "response_types",
+            "added \"code\" (grant_types includes \"authorization_code\")",
+        ) {
+            types.push(ResponseType::Code);
+        } else {
+            return Err(RegistrationError::metadata(
+                "response_types: must include \"code\" because grant_types includes \"authorization_code\"",
+            ));
+        }
     }
     Ok(types)
 }
@@ -595,6 +722,7 @@ fn parse_post_logout_redirect_uris(
 fn parse_scope(
     f: &Members<'_>,
     policy: &RegistrationPolicy,
+    subs: &mut Substitutions,
 ) -> Result<Option<Scope>, RegistrationError> {
     let requested = f
         .string("scope")?
@@ -609,16 +737,39 @@ fn parse_scope(
     let Some(scope) = requested else {
         return Ok(policy.default_scope.clone());
     };
-    if let Some(allowed) = &policy.allowed_scopes {
-        if let Some(bad) = scope.tokens().find(|t| !allowed.iter().any(|a| a == t)) {
-            return Err(RegistrationError::metadata(format!(
-                "scope: {:?} is not available; available scopes are {}",
-                truncate(bad, 60),
-                list(allowed.iter().map(String::as_str))
-            )));
-        }
+    let Some(allowed) = &policy.allowed_scopes else {
+        return Ok(Some(scope));
+    };
+    let (kept, unknown): (Vec<&str>, Vec<&str>) =
+        scope.tokens().partition(|t| allowed.iter().any(|a| a == t));
+    let Some(first_unknown) = unknown.first() else {
+        return Ok(Some(scope));
+    };
+    let available = list(allowed.iter().map(String::as_str));
+    // Unknown scope tokens are dropped: the client gets (and is told) what it may have.
+    let kept = Scope::parse(&kept.join(" ")).ok().flatten();
+    let registered = match (&kept, &policy.default_scope) {
+        (Some(k), _) => format!("registered {:?}", k.as_str()),
+        (None, Some(d)) => format!("registered the default scope {:?}", d.as_str()),
+        (None, None) => "registered no scope".to_owned(),
+    };
+    if subs.make(
+        "scope",
+        format!(
+            "dropped {} (not available; available scopes are {available}); {registered}",
+            unknown
+                .iter()
+                .map(|t| format!("{:?}", truncate(t, 60)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ) {
+        return Ok(kept.or_else(|| policy.default_scope.clone()));
     }
-    Ok(Some(scope))
+    Err(RegistrationError::metadata(format!(
+        "scope: {:?} is not available; available scopes are {available}",
+        truncate(first_unknown, 60),
+    )))
 }
 
 fn parse_localized(

@@ -9,18 +9,21 @@ mod policy;
 mod ports;
 mod redirect_uri;
 mod software_statement;
+mod substitution;
 
 pub use client::{
     search_key, Client, ClientOrigin, ClientSettings, PreviousSecret, RegistrationTokenRecord,
     TokenLookup, TokenRotation,
 };
 pub(crate) use metadata::json_type;
-pub use metadata::{ClientMetadata, LOCALIZABLE_FIELDS};
+pub use metadata::{ClientMetadata, ParsedMetadata, LOCALIZABLE_FIELDS};
 pub use policy::{CredentialPolicy, PolicyError, RegistrationPolicy};
 pub use ports::ClientRepository;
 pub(crate) use redirect_uri::parse_web_uri;
 pub use redirect_uri::{RedirectUri, RedirectUriKind, RedirectUriPolicy};
 pub use software_statement::{SoftwareStatementPolicy, TrustedIssuer};
+pub(crate) use substitution::audit_detail as substitution_detail;
+pub use substitution::Substitution;
 
 /// Re-exported so embedders can build [`TrustedIssuer`] keys without naming the crate.
 pub use jsonwebtoken::{errors::Error as JwtError, Algorithm as JwtAlgorithm, DecodingKey};

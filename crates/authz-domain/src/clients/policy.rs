@@ -76,6 +76,11 @@ pub struct RegistrationPolicy {
     pub software_statements: SoftwareStatementPolicy,
     /// Credential lifetimes and rotation.
     pub credentials: CredentialPolicy,
+    /// Safe substitution (RFC 7591 §3.2.1): register the nearest supported values instead of
+    /// refusing when the client's intent survives (a missing `refresh_token` added, unsupported
+    /// extra grants and unknown scope tokens dropped, an auth method the policy does not allow
+    /// replaced). `false`: every such request is refused.
+    pub substitution: bool,
 }
 
 impl Default for RegistrationPolicy {
@@ -93,6 +98,7 @@ impl Default for RegistrationPolicy {
             allowed_scopes: None,
             software_statements: SoftwareStatementPolicy::default(),
             credentials: CredentialPolicy::default(),
+            substitution: true,
         }
     }
 }

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use crate::audit::{AuditAction, AuditEvent, RequestContext};
-use crate::clients::{json_type, ClientMetadata};
+use crate::clients::{json_type, substitution_detail, ClientMetadata, Substitution};
 use crate::clients::{Client, TokenRotation};
 use crate::credentials::TokenDigest;
 use crate::error::{RegistrationError, RepositoryError};
@@ -138,16 +138,18 @@ impl RegistrationService {
     ) -> Result<Option<RegisteredClient>, RegistrationError> {
         let action = AuditAction::ClientUpdated;
         let client_id = auth.client.client_id.clone();
-        let (updated, new_secret, changed) = match self.replace(&auth, request, now) {
-            Ok(ok) => ok,
-            Err(e) => return Err(self.refused_update(e, &client_id, context, now)),
-        };
+        let ((updated, new_secret, changed), substitutions) =
+            match self.replace(&auth, request, now) {
+                Ok(ok) => ok,
+                Err(e) => return Err(self.refused_update(e, &client_id, context, now)),
+            };
         let rotation = if self.policy.credentials.rotate_registration_token_on_update {
             Some(self.rotation(&auth, now)?)
         } else {
             None
         };
         let mut detail = change_detail(changed, new_secret.is_some());
+        detail.push_str(&substitution_detail(&substitutions));
         if rotation.is_some() {
             detail.push_str("; registration access token rotated");
         }
@@ -316,7 +318,7 @@ impl RegistrationService {
         auth: &Authenticated,
         request: &Map<String, Value>,
         now: i64,
-    ) -> Result<(Client, Option<SecretString>, BTreeSet<String>), RegistrationError> {
+    ) -> Result<(Replaced, Vec<Substitution>), RegistrationError> {
         let current = &auth.client;
         match request.get("client_id") {
             Some(Value::String(id)) if id == &current.client_id => {}
@@ -367,8 +369,13 @@ impl RegistrationService {
                 )))
             }
         }
-        let metadata = ClientMetadata::from_request_at(request, &self.policy, now)?;
-        self.replaced(current, metadata, now)
+        // Substitution applies to a replacement exactly as to a registration: the 200 response
+        // carries the registered values.
+        let parsed = ClientMetadata::parse_request_at(request, &self.policy, now)?;
+        Ok((
+            self.replaced(current, parsed.metadata, now)?,
+            parsed.substitutions,
+        ))
     }
 
     /// `current` with its metadata replaced by `metadata` at `now`: its secret is kept while it
@@ -454,6 +461,9 @@ impl RegistrationService {
         }
     }
 }
+
+/// A replaced client, the secret issued by the replacement (shown once), and the members changed.
+type Replaced = (Client, Option<SecretString>, BTreeSet<String>);
 
 /// Attempts at a read-modify-write before giving up on a client that keeps changing.
 pub(crate) const STALE_RETRIES: usize = 5;

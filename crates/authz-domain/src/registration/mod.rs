@@ -20,4 +20,6 @@ pub use service::{RegisteredClient, RegistrationService};
 #[cfg(test)]
 mod management_tests;
 #[cfg(test)]
+mod substitution_tests;
+#[cfg(test)]
 mod tests;

@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 
 use crate::audit::AuditLog;
 use crate::audit::{AuditAction, AuditEvent, RequestContext};
-use crate::clients::ClientMetadata;
 use crate::clients::ClientRepository;
 use crate::clients::RegistrationPolicy;
+use crate::clients::{substitution_detail, ClientMetadata, Substitution};
 use crate::clients::{Client, ClientOrigin, ClientSettings, RegistrationTokenRecord};
 use crate::clock::Clock;
 use crate::credentials::{CredentialIssuer, IssuedToken};
@@ -47,6 +47,8 @@ pub(crate) struct NewClient<'a> {
     pub actor: &'a str,
     pub chosen_id: Option<&'a str>,
     pub settings: ClientSettings,
+    /// What the server registered instead of what was asked (RFC 7591 §3.2.1), for the audit.
+    pub substitutions: Vec<Substitution>,
 }
 
 /// Registration and self-management of clients over the storage ports.
@@ -137,15 +139,16 @@ impl RegistrationService {
         context: &RequestContext,
     ) -> Result<RegisteredClient, RegistrationError> {
         let now = self.clock.now();
-        let metadata = ClientMetadata::from_request_at(request, &self.policy, now)?;
+        let parsed = ClientMetadata::parse_request_at(request, &self.policy, now)?;
         self.create(
-            metadata,
+            parsed.metadata,
             NewClient {
                 origin: ClientOrigin::Dynamic,
                 action: AuditAction::ClientRegistered,
                 actor: "anonymous",
                 chosen_id: None,
                 settings: ClientSettings::default(),
+                substitutions: parsed.substitutions,
             },
             now,
             context,
@@ -197,8 +200,9 @@ impl RegistrationService {
             let audit = AuditEvent::new(now, new.action, new.actor, context)
                 .client(&client.client_id)
                 .detail(format!(
-                    "token_endpoint_auth_method={}",
-                    client.metadata.token_endpoint_auth_method
+                    "token_endpoint_auth_method={}{}",
+                    client.metadata.token_endpoint_auth_method,
+                    substitution_detail(&new.substitutions)
                 ));
             match self.repo.create(&client, &record, &audit) {
                 Ok(()) => {

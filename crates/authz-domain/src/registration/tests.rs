@@ -32,6 +32,20 @@ fn refused(v: Value) -> (ErrorCode, String) {
     (err.code(), err.to_string())
 }
 
+/// The default policy with substitution off (`registration.substitution = false`): every
+/// substitutable request is refused, as before substitution existed.
+pub(super) fn strict() -> RegistrationPolicy {
+    RegistrationPolicy {
+        substitution: false,
+        ..RegistrationPolicy::default()
+    }
+}
+
+fn refused_strictly(v: Value) -> (ErrorCode, String) {
+    let err = parse_with(v, &strict()).expect_err("must be refused");
+    (err.code(), err.to_string())
+}
+
 fn ctx() -> RequestContext {
     RequestContext {
         remote_addr: Some("127.0.0.1".into()),
@@ -75,11 +89,11 @@ fn every_real_mcp_client_payload_is_accepted() {
 }
 
 #[test]
-fn vscode_without_grant_filtering_is_refused_naming_the_device_code_grant() {
+fn vscode_without_grant_filtering_is_refused_naming_the_device_code_grant_without_substitution() {
     let payload: Value =
         serde_json::from_str(include_str!("../../tests/fixtures/vscode_unfiltered.json"))
             .expect("fixture");
-    let (code, msg) = refused(payload);
+    let (code, msg) = refused_strictly(payload);
     assert_eq!(code, ErrorCode::InvalidClientMetadata);
     assert!(msg.starts_with("grant_types[2]:"), "{msg}");
     assert!(msg.contains("device_code"), "{msg}");
@@ -117,8 +131,8 @@ fn omitted_grant_types_default_to_code_without_mcp() {
 }
 
 #[test]
-fn mcp_profile_requires_both_grants() {
-    let (code, msg) = refused(with(
+fn mcp_profile_requires_both_grants_without_substitution() {
+    let (code, msg) = refused_strictly(with(
         minimal(),
         "grant_types",
         json!(["authorization_code"]),
@@ -153,8 +167,10 @@ fn implicit_and_password_are_always_refused() {
 fn client_credentials_needs_policy_and_a_secret() {
     let payload = json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic",
         "grant_types": ["authorization_code", "refresh_token", "client_credentials"]});
-    assert!(refused(payload.clone()).1.contains("not supported"));
-    let mut policy = RegistrationPolicy::default();
+    assert!(refused_strictly(payload.clone())
+        .1
+        .contains("not supported"));
+    let mut policy = strict();
     policy
         .allowed_grant_types
         .push(GrantType::ClientCredentials);
@@ -210,9 +226,11 @@ fn response_types_only_code() {
 }
 
 #[test]
-fn inconsistent_response_and_grant_types_are_refused_not_corrected() {
-    let (_, msg) = refused(with(minimal(), "response_types", json!([])));
+fn inconsistent_response_and_grant_types_are_refused_without_substitution() {
+    let (_, msg) = refused_strictly(with(minimal(), "response_types", json!([])));
     assert!(msg.contains("must include \"code\""), "{msg}");
+    // Without an authorization_code grant to add (client_credentials only), even substitution
+    // refuses.
     let mut policy = RegistrationPolicy {
         mcp_profile: false,
         ..RegistrationPolicy::default()
@@ -270,7 +288,7 @@ fn unsupported_auth_methods_are_refused_with_the_list() {
     }
     let policy = RegistrationPolicy {
         allowed_auth_methods: vec![TokenEndpointAuthMethod::None],
-        ..RegistrationPolicy::default()
+        ..strict()
     };
     let err = parse_with(
         with(
@@ -417,7 +435,7 @@ fn scope_follows_the_policy() {
     let policy = RegistrationPolicy {
         allowed_scopes: Some(vec!["mcp:read".into(), "mcp:write".into()]),
         default_scope: Scope::parse("mcp:read").expect("ok"),
-        ..RegistrationPolicy::default()
+        ..strict()
     };
     let m = parse_with(minimal(), &policy).expect("ok");
     assert_eq!(m.scope.as_ref().map(Scope::as_str), Some("mcp:read"));

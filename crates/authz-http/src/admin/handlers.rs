@@ -116,9 +116,10 @@ pub async fn create_client(
         web::block(move || service.create_client(token.0, as_request(&members), &context))
             .await??;
     tracing::info!(client_id = %created.client.client_id, "client created by an administrator");
-    let base = state.settings.public_base_url.trim_end_matches('/');
     Ok(CreatedAt(
-        format!("{base}/admin/clients/{}", created.client.client_id),
+        state
+            .settings
+            .url(&format!("/admin/clients/{}", created.client.client_id)),
         AdminCreatedClient {
             client: AdminClient::new(&created.client, None, &state.settings.public_base_url),
             client_secret: created

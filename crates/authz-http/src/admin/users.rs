@@ -312,8 +312,10 @@ pub async fn create_user(
     })
     .await??;
     tracing::info!(user_id = %user.id, "user created by an administrator");
-    let base = state.settings.public_base_url.trim_end_matches('/');
-    Ok(CreatedAt(format!("{base}/admin/users/{}", user.id), user))
+    Ok(CreatedAt(
+        state.settings.url(&format!("/admin/users/{}", user.id)),
+        user,
+    ))
 }
 
 async fn set_disabled(

@@ -1,7 +1,7 @@
 //! The raw pairs of a query string or an `application/x-www-form-urlencoded` body, kept in order
 //! with their duplicates so that a repeated parameter can be refused (contract §2).
 
-use actix_web::{HttpMessage, HttpRequest};
+use actix_web::HttpRequest;
 
 /// Why a form body was not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,9 @@ impl Pairs {
 
     /// The body of a form POST.
     pub(crate) fn from_form(req: &HttpRequest, body: &[u8]) -> Result<Self, FormError> {
-        if req.content_type() != "application/x-www-form-urlencoded" {
+        if crate::http_semantics::media_type_is(req, "application", "x-www-form-urlencoded")
+            .is_err()
+        {
             return Err(FormError::NotAForm);
         }
         Self::parse(body).ok_or(FormError::Encoding)
