@@ -18,11 +18,14 @@ const PAGES: &[(&str, &[&str])] = &[
     ("/consent", &["GET", "HEAD", "POST"]),
     ("/signout", &["GET", "HEAD", "POST"]),
     ("/assets/pages.css", &["GET", "HEAD"]),
+    ("/", &["GET", "HEAD"]),
+    ("/docs", &["GET", "HEAD"]),
+    ("/docs/mcp", &["GET", "HEAD"]),
+    ("/docs/openapi", &["GET", "HEAD"]),
 ];
 
 /// JSON routes outside the OpenAPI document.
 const OTHER_ROUTES: &[(&str, &[&str])] = &[
-    ("/docs", &["GET", "HEAD"]),
     ("/jwks.json", &["GET", "HEAD"]),
     (
         "/.well-known/oauth-authorization-server/tenant",
