@@ -4,6 +4,7 @@
 //! everything here is also what the integration tests start, on port 0.
 
 pub mod cli;
+pub mod connections;
 pub mod kek;
 pub mod settings;
 pub mod startup;

@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod pages;
 pub mod registration;
 pub mod responses;
+pub mod slow_clients;
 pub mod tokens;
 
 use actix_cors::Cors;
@@ -55,6 +56,8 @@ pub struct HttpSettings {
     pub jwks_max_age_secs: u64,
     /// `scopes_supported` in the metadata: the scopes the authorization endpoint offers.
     pub scopes_supported: Option<Vec<String>>,
+    /// How long a request body may take to arrive in full ([`slow_clients`]).
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl HttpSettings {
@@ -68,6 +71,7 @@ impl HttpSettings {
             max_body_bytes: 64 * 1024,
             jwks_max_age_secs: 300,
             scopes_supported: None,
+            body_read_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -186,10 +190,12 @@ pub fn build_app(
     let limit = BodyLimit(state.settings.max_body_bytes);
     let registration_enabled = state.settings.registration_enabled;
     let admin_enabled = state.settings.admin_enabled;
+    let body_read_timeout = slow_clients::BodyReadTimeout(state.settings.body_read_timeout);
     let state = actix_web::web::Data::new(state);
     let mut app = actix_web::App::new()
         .app_data(state)
         .app_data(actix_web::web::Data::new(limit))
+        .app_data(actix_web::web::Data::new(body_read_timeout))
         .wrap_api_with_spec(spec())
         .service(
             web::resource("/.well-known/oauth-authorization-server")
@@ -229,5 +235,6 @@ pub fn build_app(
         )
         .wrap(cors())
         .wrap(from_fn(middleware::json_errors))
+        .wrap(from_fn(slow_clients::body_read_deadline))
         .wrap(TracingLogger::<middleware::RootSpans>::new())
 }

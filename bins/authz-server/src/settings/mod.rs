@@ -280,6 +280,7 @@ impl Settings {
         http.registration_enabled = self.registration.enabled;
         http.admin_enabled = self.admin.enabled;
         http.max_body_bytes = self.limits.max_body_bytes;
+        http.body_read_timeout = Duration::from_secs(self.server.body_read_timeout_secs);
         if !self.server.service_documentation.is_empty() {
             http.service_documentation = self.server.service_documentation.clone();
         }

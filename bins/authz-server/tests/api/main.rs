@@ -16,5 +16,6 @@ mod management;
 mod openapi;
 mod registration;
 mod registration_errors;
+mod slow_clients;
 mod tokens;
 mod users_cli;
