@@ -4,11 +4,13 @@
 //! credentials, audit, clock).
 
 mod client;
+mod display_text;
 mod metadata;
 mod policy;
 mod ports;
 mod redirect_uri;
 mod software_statement;
+mod uri_agreement;
 
 pub use client::{
     search_key, Client, ClientOrigin, ClientSettings, PreviousSecret, RegistrationTokenRecord,
