@@ -12,6 +12,7 @@ mod discovery;
 mod durability;
 mod helpers;
 mod keys_cli;
+mod log_redaction;
 mod management;
 mod openapi;
 mod registration;
