@@ -7,15 +7,15 @@
 # probes GET /health once a second; it prints how many probes were served (while the slow clients
 # are there) and how fast. Then the same with RECONNECT slow clients, which open a new connection
 # as soon as the server closes one. The
-# server's "Too many open files" errors are counted from its log. Bounded: DURATION seconds (40)
-# per run, loopback only. Environment: SLOW (300), DURATION (40), NOFILE (256), TRICKLE (set: the
+# server's "Too many open files" errors are counted from its log. Bounded: DURATION seconds (30)
+# per run, loopback only. Environment: SLOW (300), DURATION (30), NOFILE (256), TRICKLE (set: the
 # slow clients send one byte a second instead of nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SLOW=${SLOW:-300}
 RECONNECT=
-DURATION=${DURATION:-40}
+DURATION=${DURATION:-30}
 NOFILE=${NOFILE:-256}
 
 # The debug build: these figures are about availability, not speed.

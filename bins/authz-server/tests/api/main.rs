@@ -14,6 +14,7 @@ mod helpers;
 mod keys_cli;
 mod log_redaction;
 mod management;
+mod one_reading;
 mod openapi;
 mod registration;
 mod registration_errors;

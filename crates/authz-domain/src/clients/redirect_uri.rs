@@ -178,20 +178,19 @@ pub(crate) fn parse_web_uri(
 /// non-empty segment (`com.example.app:/oauth2redirect`). `x:`, `x:/` and an opaque `a:b` name
 /// nothing an app can claim; a one-letter scheme is a Windows drive letter (`c:/callback`).
 fn check_private_use(scheme: &str, url: &Url) -> Result<(), String> {
+    let has_host = url.host_str().is_some_and(|h| !h.is_empty());
+    let has_path = url.path().starts_with('/') && url.path().split('/').any(|s| !s.is_empty());
+    if !has_host && !has_path {
+        return Err(format!(
+            "a private-use redirect URI needs a host or a path after \"{scheme}:\" (RFC 8252 §7.1), e.g. {scheme}:/callback or {scheme}://host/callback"
+        ));
+    }
     if scheme.len() < 2 {
         return Err(format!(
             "the one-letter scheme {scheme:?} reads as a Windows drive letter; a private-use scheme is the app's reverse domain name (RFC 8252 §7.1), e.g. com.example.app:/callback"
         ));
     }
-    let has_host = url.host_str().is_some_and(|h| !h.is_empty());
-    let has_path = url.path().starts_with('/') && url.path().split('/').any(|s| !s.is_empty());
-    if has_host || has_path {
-        Ok(())
-    } else {
-        Err(format!(
-            "a private-use redirect URI needs a host or a path after \"{scheme}:\" (RFC 8252 §7.1), e.g. {scheme}:/callback or {scheme}://host/callback"
-        ))
-    }
+    Ok(())
 }
 
 /// Syntax shared by every URI in metadata.
