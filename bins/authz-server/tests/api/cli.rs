@@ -296,6 +296,7 @@ fn query_string_credentials_are_not_logged() {
             "/token?client_secret=LEAKED-SECRET-1&client_id=abc",
             "/register/x?access_token=LEAKED-TOKEN-2",
             "/signin?request=LEAKED-REQUEST-3",
+            "/admin/clients?access_token=LEAKED-TOKEN-4&client_id=abc",
         ] {
             let _ = http
                 .post(format!("{url}{path}"))
@@ -314,10 +315,19 @@ fn query_string_credentials_are_not_logged() {
         "the parameter name is kept: {log}"
     );
     assert!(
-        log.contains("client_id=abc"),
+        log.contains("/admin/clients?access_token=…&client_id=abc"),
         "harmless values are kept: {log}"
     );
-    for secret in ["LEAKED-SECRET-1", "LEAKED-TOKEN-2", "LEAKED-REQUEST-3"] {
+    assert!(
+        log.contains("/token?client_secret=…&client_id=…"),
+        "endpoints that take credentials log no query value at all: {log}"
+    );
+    for secret in [
+        "LEAKED-SECRET-1",
+        "LEAKED-TOKEN-2",
+        "LEAKED-REQUEST-3",
+        "LEAKED-TOKEN-4",
+    ] {
         assert!(!log.contains(secret), "{secret} logged: {log}");
     }
 }
