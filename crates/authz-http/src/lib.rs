@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod form;
 pub mod middleware;
+pub mod openapi_limits;
 pub mod pages;
 pub mod registration;
 pub mod responses;
@@ -23,6 +24,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
+use serde_json::Value;
 use std::sync::Arc;
 
 use authz_domain::administration::AdminService;
@@ -170,6 +172,11 @@ fn cors() -> Cors {
         .max_age(86_400)
 }
 
+/// `GET /openapi.json`: the OpenAPI 3 document, built once per worker.
+async fn openapi_document(spec: actix_web::web::Data<Value>) -> actix_web::web::Json<Value> {
+    actix_web::web::Json(spec.get_ref().clone())
+}
+
 /// Not-found for every path no route claims (the JSON body comes from `json_errors`).
 async fn not_found() -> actix_web::HttpResponse {
     actix_web::HttpResponse::NotFound().finish()
@@ -190,6 +197,7 @@ pub fn build_app(
     let limit = BodyLimit(state.settings.max_body_bytes);
     let registration_enabled = state.settings.registration_enabled;
     let admin_enabled = state.settings.admin_enabled;
+    let registration_policy = &state.registration.policy().clone();
     let body_read_timeout = slow_clients::BodyReadTimeout(state.settings.body_read_timeout);
     let state = actix_web::web::Data::new(state);
     let mut app = actix_web::App::new()
@@ -218,8 +226,17 @@ pub fn build_app(
     if admin_enabled {
         app = app.configure(admin::configure);
     }
-    app.with_json_spec_v3_at("/openapi.json")
-        .build()
+    // The generated document with the running policy's limits as schema keywords (openapi_limits).
+    let mut openapi = Value::Null;
+    let app = app.with_raw_json_spec_v3(|app, mut spec| {
+        openapi_limits::annotate(&mut spec, registration_policy);
+        openapi = spec;
+        app
+    });
+    let openapi = actix_web::web::Data::new(openapi);
+    app.build()
+        .app_data(openapi)
+        .route("/openapi.json", actix_web::web::get().to(openapi_document))
         .route("/docs", actix_web::web::get().to(discovery::api_guide))
         .route("/jwks.json", actix_web::web::get().to(tokens::jwks))
         .route(
