@@ -59,6 +59,19 @@ pub fn per_worker(cap: usize, workers: usize) -> usize {
     (cap / workers.max(1)).max(1)
 }
 
+/// Requests of one worker that may wait for their bodies at once: half its connection share (at
+/// least one), so that slow bodies never hold more than half of the slots.
+pub fn max_pending_bodies(settings: &crate::settings::Settings) -> usize {
+    let workers = settings.worker_count();
+    let cap = connection_cap(
+        settings.server.max_connections,
+        open_files_limit(),
+        settings.database.pool_size,
+        workers,
+    );
+    (per_worker(cap, workers) / 2).max(1)
+}
+
 /// Whether `cap` connections plus the reserve fit in the open-file limit (when it is known).
 pub fn fits(cap: usize, open_files: Option<u64>, pool_size: u32, workers: usize) -> bool {
     open_files.is_none_or(|limit| cap as u64 + reserved_descriptors(pool_size, workers) <= limit)

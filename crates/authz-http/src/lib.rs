@@ -60,6 +60,8 @@ pub struct HttpSettings {
     pub scopes_supported: Option<Vec<String>>,
     /// How long a request body may take to arrive in full ([`slow_clients`]).
     pub body_read_timeout: std::time::Duration,
+    /// Requests of one worker that may wait for their bodies at once ([`slow_clients`]).
+    pub max_pending_bodies: usize,
 }
 
 impl HttpSettings {
@@ -74,6 +76,7 @@ impl HttpSettings {
             jwks_max_age_secs: 300,
             scopes_supported: None,
             body_read_timeout: std::time::Duration::from_secs(10),
+            max_pending_bodies: usize::MAX,
         }
     }
 }
@@ -198,7 +201,10 @@ pub fn build_app(
     let registration_enabled = state.settings.registration_enabled;
     let admin_enabled = state.settings.admin_enabled;
     let registration_policy = &state.registration.policy().clone();
-    let body_read_timeout = slow_clients::BodyReadTimeout(state.settings.body_read_timeout);
+    let body_read_timeout = slow_clients::BodyReadTimeout {
+        timeout: state.settings.body_read_timeout,
+        max_pending: state.settings.max_pending_bodies,
+    };
     let state = actix_web::web::Data::new(state);
     let mut app = actix_web::App::new()
         .app_data(state)

@@ -122,13 +122,14 @@ async fn a_connection_that_sends_a_head_but_no_body_is_answered_408_and_closed()
 
 #[tokio::test]
 async fn past_the_connection_cap_new_clients_wait_until_slow_ones_are_closed() {
-    // One worker, two connections at most, both taken by clients that never send their bodies.
+    // One worker, two connections at most, both taken by clients that never finish their request
+    // heads (bodies would be shed past half the share, see the next test).
     let app = spawn_app_with(
         Backend::Sqlite,
         &[
             ("server.workers", "1"),
             ("server.max_connections", "2"),
-            ("server.body_read_timeout_secs", "2"),
+            ("server.client_request_timeout_ms", "2000"),
         ],
     )
     .await;
@@ -136,9 +137,9 @@ async fn past_the_connection_cap_new_clients_wait_until_slow_ones_are_closed() {
     for _ in 0..2 {
         let mut stream = connect(&app.address).await;
         stream
-            .write_all(head("POST /register", "application/json", 100).as_bytes())
+            .write_all(b"POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             .await
-            .expect("head sent");
+            .expect("half a head sent");
         slow.push(stream);
     }
     // Let the server accept both before the third client comes.
@@ -168,4 +169,47 @@ async fn past_the_connection_cap_new_clients_wait_until_slow_ones_are_closed() {
         "served after {:?}, beside the two slow connections",
         answered_at - waiting_since
     );
+}
+
+#[tokio::test]
+async fn past_half_the_connection_share_the_longest_waiting_body_is_shed_at_once() {
+    // One worker with 4 connections: at most 2 may wait for their bodies. The deadline is long,
+    // so only shedding can close the first connection early.
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("server.workers", "1"),
+            ("server.max_connections", "4"),
+            ("server.body_read_timeout_secs", "60"),
+        ],
+    )
+    .await;
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let mut stream = connect(&app.address).await;
+        stream
+            .write_all(head("POST /register", "application/json", 100).as_bytes())
+            .await
+            .expect("head sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waiting.push(stream);
+    }
+    // The oldest is answered 408 and closed long before its 60 s.
+    let response = read_until_closed(&mut waiting[0], Duration::from_secs(5)).await;
+    assert_eq!(status_and_body(&response).0, 408, "{response}");
+    // The two younger ones still wait; a normal request is served meanwhile.
+    let mut probe = [0u8; 1];
+    let still_open =
+        tokio::time::timeout(Duration::from_millis(300), waiting[2].read(&mut probe)).await;
+    assert!(
+        still_open.is_err(),
+        "the youngest is still waiting for its body"
+    );
+    let res = app
+        .http
+        .get(format!("{}/health", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status().as_u16(), 200);
 }
