@@ -30,8 +30,68 @@ const REDIRECT_URI_PATTERN: &str = r"^(https://[A-Za-z0-9]|http://(localhost|127
 const WEB_URI_PATTERN: &str =
     r"^(https://[A-Za-z0-9]|http://(localhost|127\.0\.0\.1|\[::1\])([:/]|$))[^#*\\\s]*$";
 
+/// The form bodies of the token endpoint, introspection and revocation, which paperclip's
+/// OpenAPI 3 conversion leaves out; added only where the operation documents no body.
+fn document_form_bodies(spec: &mut Value) {
+    let token_string = json!({"type": "string", "maxLength": 512});
+    let forms = [
+        (
+            "/token",
+            json!({
+                "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token", "client_credentials"]},
+                "code": token_string,
+                "redirect_uri": {"type": "string", "maxLength": 2000},
+                "code_verifier": {"type": "string", "minLength": 43, "maxLength": 128, "pattern": "^[A-Za-z0-9._~-]+$"},
+                "refresh_token": token_string,
+                "client_id": {"type": "string", "maxLength": 128},
+                "client_secret": token_string,
+                "scope": {"type": "string", "pattern": SCOPE_PATTERN},
+                "resource": {"type": "string", "maxLength": 2000},
+            }),
+            json!(["grant_type"]),
+        ),
+        (
+            "/introspect",
+            json!({
+                "token": token_string,
+                "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+                "client_id": {"type": "string", "maxLength": 128},
+                "client_secret": token_string,
+            }),
+            json!(["token"]),
+        ),
+        (
+            "/revoke",
+            json!({
+                "token": token_string,
+                "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+                "client_id": {"type": "string", "maxLength": 128},
+                "client_secret": token_string,
+            }),
+            json!(["token"]),
+        ),
+    ];
+    for (path, properties, required) in forms {
+        let pointer = format!("/paths/{}/post", path.replace('/', "~1"));
+        let Some(Value::Object(operation)) = spec.pointer_mut(&pointer) else {
+            continue;
+        };
+        operation.entry("requestBody").or_insert_with(|| {
+            json!({
+                "required": true,
+                "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                }}},
+            })
+        });
+    }
+}
+
 /// Adds the keywords to `spec` (an OpenAPI 3 document as JSON) for `policy`.
 pub fn annotate(spec: &mut Value, policy: &RegistrationPolicy) {
+    document_form_bodies(spec);
     let Some(schemas) = spec
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)

@@ -122,4 +122,10 @@ async fn the_document_carries_the_running_limits_as_schema_keywords_and_optional
         spec["paths"]["/register"]["post"]["requestBody"]["required"],
         true
     );
+    // The form endpoints document their bodies.
+    for path in ["/token", "/introspect", "/revoke"] {
+        let form = &spec["paths"][path]["post"]["requestBody"]["content"]
+            ["application/x-www-form-urlencoded"]["schema"];
+        assert!(form["properties"].is_object(), "{path}: {form}");
+    }
 }
