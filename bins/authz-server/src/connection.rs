@@ -30,6 +30,9 @@ pub struct ServeOptions {
     pub workers: usize,
     /// Blocking threads per worker.
     pub max_blocking_threads: usize,
+    /// Open connections per worker; past it, new ones wait in the listen backlog
+    /// (`crate::connections`).
+    pub max_connections_per_worker: usize,
     /// Seconds requests in flight get at shutdown.
     pub shutdown_timeout_secs: u64,
     /// How long a client may take to send its request head.
@@ -59,6 +62,7 @@ where
     let builder = actix_server::Server::build()
         .workers(options.workers)
         .worker_max_blocking_threads(options.max_blocking_threads)
+        .max_concurrent_connections(options.max_connections_per_worker)
         .shutdown_timeout(options.shutdown_timeout_secs)
         .disable_signals();
     let shutdown = builder.graceful_shutdown_signal();

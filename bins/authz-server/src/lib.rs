@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod connection;
+pub mod connections;
 pub mod kek;
 pub mod settings;
 pub mod startup;

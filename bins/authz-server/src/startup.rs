@@ -340,6 +340,7 @@ impl Application {
         let options = crate::connection::ServeOptions {
             workers,
             max_blocking_threads: settings.server.blocking_threads,
+            max_connections_per_worker: connection_cap(settings, workers),
             shutdown_timeout_secs: settings.server.shutdown_timeout_secs,
             client_request_timeout: Duration::from_millis(
                 settings.server.client_request_timeout_ms,
@@ -381,4 +382,27 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// The per-worker connection cap for actix-web, from `server.max_connections` or the open-file
+/// limit ([`crate::connections`]); warns when a configured cap does not fit in that limit.
+fn connection_cap(settings: &Settings, workers: usize) -> usize {
+    use crate::connections;
+    let open_files = connections::open_files_limit();
+    let pool = settings.database.pool_size;
+    let cap =
+        connections::connection_cap(settings.server.max_connections, open_files, pool, workers);
+    if !connections::fits(cap, open_files, pool, workers) {
+        tracing::warn!(
+            max_connections = cap,
+            open_files_limit = open_files,
+            "server.max_connections leaves too few file descriptors for the database and workers; lower it or raise the open-file limit (ulimit -n)"
+        );
+    }
+    tracing::debug!(
+        max_connections = cap,
+        open_files_limit = open_files,
+        "connection cap"
+    );
+    connections::per_worker(cap, workers)
 }

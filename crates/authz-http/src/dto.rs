@@ -46,7 +46,8 @@ pub struct ClientRegistrationRequest {
     /// Space-separated scope tokens (RFC 6749 §3.3). Empty means none requested; the server's
     /// default scope applies. Where the server lists allowed scopes, no other is accepted.
     pub scope: Option<String>,
-    /// Display name, at most 200 characters, no control or bidirectional-override characters.
+    /// Display name, at most 200 characters; no control, bidirectional or invisible format
+    /// characters (refused with the code point and its position).
     pub client_name: Option<String>,
     /// Home page: `https` (or `http` on loopback).
     pub client_uri: Option<String>,

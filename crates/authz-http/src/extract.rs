@@ -245,11 +245,13 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
-fn document_body<T: Apiv2Schema>(op: &mut DefaultOperationRaw) {
+/// Documents a JSON body of schema `T`; `required: false` for a body that may be left out
+/// ([`OptionalJsonObject`]).
+fn document_body<T: Apiv2Schema>(op: &mut DefaultOperationRaw, required: bool) {
     op.parameters.push(Either::Right(Parameter {
         in_: ParameterIn::Body,
         name: "body".into(),
-        required: true,
+        required,
         schema: Some({
             let mut schema = T::schema_with_ref();
             schema.retain_ref();
@@ -270,7 +272,7 @@ impl<T: Apiv2Schema> Apiv2Schema for JsonObject<T> {
 
 impl<T: Apiv2Schema> OperationModifier for JsonObject<T> {
     fn update_parameter(op: &mut DefaultOperationRaw) {
-        document_body::<T>(op);
+        document_body::<T>(op, true);
     }
 }
 
@@ -285,7 +287,7 @@ impl<T: Apiv2Schema, const E: bool> Apiv2Schema for DeferredJsonObject<T, E> {
 
 impl<T: Apiv2Schema, const E: bool> OperationModifier for DeferredJsonObject<T, E> {
     fn update_parameter(op: &mut DefaultOperationRaw) {
-        document_body::<T>(op);
+        document_body::<T>(op, !E);
     }
 }
 

@@ -13,9 +13,11 @@ pub mod extract;
 pub mod form;
 pub mod http_semantics;
 pub mod middleware;
+pub mod openapi_limits;
 pub mod pages;
 pub mod registration;
 pub mod responses;
+pub mod slow_clients;
 pub mod tokens;
 
 use actix_cors::Cors;
@@ -23,6 +25,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
+use serde_json::Value;
 use std::sync::Arc;
 
 use authz_domain::administration::AdminService;
@@ -58,6 +61,10 @@ pub struct HttpSettings {
     pub jwks_max_age_secs: u64,
     /// `scopes_supported` in the metadata: the scopes the authorization endpoint offers.
     pub scopes_supported: Option<Vec<String>>,
+    /// How long a request body may take to arrive in full ([`slow_clients`]).
+    pub body_read_timeout: std::time::Duration,
+    /// Requests of one worker that may wait for their bodies at once ([`slow_clients`]).
+    pub max_pending_bodies: usize,
 }
 
 impl HttpSettings {
@@ -71,6 +78,8 @@ impl HttpSettings {
             max_body_bytes: 64 * 1024,
             jwks_max_age_secs: 300,
             scopes_supported: None,
+            body_read_timeout: std::time::Duration::from_secs(10),
+            max_pending_bodies: usize::MAX,
         }
     }
 }
@@ -177,6 +186,11 @@ fn cors() -> Cors {
         .max_age(86_400)
 }
 
+/// `GET /openapi.json`: the OpenAPI 3 document, built once per worker.
+async fn openapi_document(spec: actix_web::web::Data<Value>) -> actix_web::web::Json<Value> {
+    actix_web::web::Json(spec.get_ref().clone())
+}
+
 /// Not-found for every path no route claims (the JSON body comes from `json_errors`).
 async fn not_found() -> actix_web::HttpResponse {
     actix_web::HttpResponse::NotFound().finish()
@@ -197,10 +211,16 @@ pub fn build_app(
     let limit = BodyLimit(state.settings.max_body_bytes);
     let registration_enabled = state.settings.registration_enabled;
     let admin_enabled = state.settings.admin_enabled;
+    let registration_policy = &state.registration.policy().clone();
+    let body_read_timeout = slow_clients::BodyReadTimeout {
+        timeout: state.settings.body_read_timeout,
+        max_pending: state.settings.max_pending_bodies,
+    };
     let state = actix_web::web::Data::new(state);
     let mut app = actix_web::App::new()
         .app_data(state)
         .app_data(actix_web::web::Data::new(limit))
+        .app_data(actix_web::web::Data::new(body_read_timeout))
         .wrap_api_with_spec(spec())
         .service(
             web::resource("/.well-known/oauth-authorization-server")
@@ -223,16 +243,25 @@ pub fn build_app(
     if admin_enabled {
         app = app.configure(admin::configure);
     }
-    app.with_json_spec_v3_at("/openapi.json")
-        // The `/docs/openapi` view (pages::docs) renders the same document.
-        .with_raw_json_spec_v3(|app, spec| {
-            app.app_data(actix_web::web::Data::new(pages::docs::OpenApiDocument(
-                spec,
-            )))
-        })
-        .build()
+    // The generated document with the running policy's limits as schema keywords (openapi_limits).
+    let mut openapi = Value::Null;
+    let app = app.with_raw_json_spec_v3(|app, mut spec| {
+        openapi_limits::annotate(&mut spec, registration_policy);
+        openapi = spec;
+        app
+    });
+    // The `/docs/openapi` view (pages::docs) renders the same document.
+    let view = actix_web::web::Data::new(pages::docs::OpenApiDocument(openapi.clone()));
+    let openapi = actix_web::web::Data::new(openapi);
+    app.build()
+        .app_data(openapi)
+        .app_data(view)
         // Resources, not `App::route`: a wrong method must be a 405 with `Allow` (see
         // `http_semantics`).
+        .service(
+            actix_web::web::resource("/openapi.json")
+                .route(actix_web::web::get().to(openapi_document)),
+        )
         .service(
             actix_web::web::resource("/jwks.json").route(actix_web::web::get().to(tokens::jwks)),
         )
@@ -250,5 +279,6 @@ pub fn build_app(
         )
         .wrap(cors())
         .wrap(from_fn(middleware::json_errors))
+        .wrap(from_fn(slow_clients::body_read_deadline))
         .wrap(TracingLogger::<middleware::RootSpans>::new())
 }

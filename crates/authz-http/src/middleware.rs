@@ -136,16 +136,26 @@ fn http_flavor(version: actix_web::http::Version) -> &'static str {
     }
 }
 
-/// The request target as logged: the path, and the query with only [`LOGGED_QUERY_VALUES`] kept.
+/// Endpoints whose query strings are never logged, not even the values of
+/// [`LOGGED_QUERY_VALUES`]: they take credentials, and a client that puts one in the URL (where it
+/// is refused) must not get it, or anything next to it, written to the log.
+fn is_credential_endpoint(path: &str) -> bool {
+    matches!(path, "/token" | "/introspect" | "/revoke" | "/register")
+        || path.starts_with("/register/")
+}
+
+/// The request target as logged: the path, and the query with only [`LOGGED_QUERY_VALUES`] kept
+/// (none on [`is_credential_endpoint`]s); every other value is `…`.
 fn redacted_target(path: &str, query: &str) -> String {
     if query.is_empty() {
         return path.to_owned();
     }
+    let keep_values = !is_credential_endpoint(path);
     let kept: Vec<String> = query
         .split('&')
         .map(|pair| {
             let name = pair.split('=').next().unwrap_or("");
-            if LOGGED_QUERY_VALUES.contains(&name) {
+            if keep_values && LOGGED_QUERY_VALUES.contains(&name) {
                 pair.to_owned()
             } else {
                 format!("{name}=…")
@@ -258,15 +268,29 @@ mod redaction_tests {
     fn credential_query_values_never_reach_the_log() {
         assert_eq!(
             redacted_target(
-                "/token",
+                "/authorize",
                 "client_secret=s3cret&access_token=at&client_id=abc"
             ),
-            "/token?client_secret=…&access_token=…&client_id=abc"
+            "/authorize?client_secret=…&access_token=…&client_id=abc"
         );
         assert_eq!(
             redacted_target("/signin", "request=ar_secret"),
             "/signin?request=…"
         );
         assert_eq!(redacted_target("/health", ""), "/health");
+        // The example: a registration access token in the query of a management route.
+        assert_eq!(
+            redacted_target("/register/abc", "access_token=rat_0123456789"),
+            "/register/abc?access_token=…"
+        );
+        // Credential endpoints log no query value at all, not even the harmless ones.
+        assert_eq!(
+            redacted_target("/token", "client_id=abc&scope=x"),
+            "/token?client_id=…&scope=…"
+        );
+        assert_eq!(
+            redacted_target("/authorize", "client_id=abc&code=c0de&state=s"),
+            "/authorize?client_id=abc&code=…&state=…"
+        );
     }
 }

@@ -283,6 +283,8 @@ impl Settings {
         http.registration_enabled = self.registration.enabled;
         http.admin_enabled = self.admin.enabled;
         http.max_body_bytes = self.limits.max_body_bytes;
+        http.body_read_timeout = Duration::from_secs(self.server.body_read_timeout_secs);
+        http.max_pending_bodies = crate::connections::max_pending_bodies(self);
         if !self.server.service_documentation.is_empty() {
             http.service_documentation = self.server.service_documentation.clone();
         }

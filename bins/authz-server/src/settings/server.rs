@@ -33,6 +33,14 @@ pub struct ServerSettings {
     /// How long a client may take to send its request head.
     #[garde(range(min = 100, max = 600_000))]
     pub client_request_timeout_ms: u64,
+    /// How long a request body may take to arrive in full, from the end of its head; past it the
+    /// request is answered 408 and the connection closed (slow-client protection).
+    #[garde(range(min = 1, max = 3600))]
+    pub body_read_timeout_secs: u64,
+    /// Open connections at most, over all workers; past it the server stops accepting until one
+    /// closes (new ones wait in the listen backlog). 0: derived from the file-descriptor limit.
+    #[garde(range(max = 1_000_000))]
+    pub max_connections: usize,
 }
 
 /// The one normalisation of `server.public_base_url`: the URL in its RFC 3986 §6.2.2 normal form

@@ -72,6 +72,11 @@ pub fn start_server_with_logs(mut cmd: Command) -> (ServerProcess, String) {
     spawn_server(cmd)
 }
 
+/// As [`start_server`], with the server's standard error wherever the caller sent it (a file).
+pub fn start_server_keeping_stderr(cmd: Command) -> (ServerProcess, String) {
+    spawn_server(cmd)
+}
+
 fn spawn_server(mut cmd: Command) -> (ServerProcess, String) {
     let mut child = ServerProcess(cmd.stdout(Stdio::piped()).spawn().expect("binary starts"));
     let stdout = child.stdout.take().expect("stdout");
@@ -321,6 +326,7 @@ fn query_string_credentials_are_not_logged() {
             "/token?client_secret=LEAKED-SECRET-1&client_id=abc",
             "/register/x?access_token=LEAKED-TOKEN-2",
             "/signin?request=LEAKED-REQUEST-3",
+            "/admin/clients?access_token=LEAKED-TOKEN-4&client_id=abc",
         ] {
             let _ = http
                 .post(format!("{url}{path}"))
@@ -339,10 +345,19 @@ fn query_string_credentials_are_not_logged() {
         "the parameter name is kept: {log}"
     );
     assert!(
-        log.contains("client_id=abc"),
+        log.contains("/admin/clients?access_token=…&client_id=abc"),
         "harmless values are kept: {log}"
     );
-    for secret in ["LEAKED-SECRET-1", "LEAKED-TOKEN-2", "LEAKED-REQUEST-3"] {
+    assert!(
+        log.contains("/token?client_secret=…&client_id=…"),
+        "endpoints that take credentials log no query value at all: {log}"
+    );
+    for secret in [
+        "LEAKED-SECRET-1",
+        "LEAKED-TOKEN-2",
+        "LEAKED-REQUEST-3",
+        "LEAKED-TOKEN-4",
+    ] {
         assert!(!log.contains(secret), "{secret} logged: {log}");
     }
 }

@@ -201,7 +201,7 @@ impl ClientMetadata {
         let max_uri = policy.redirect_uris.max_uri_length;
         let client_name = f
             .string("client_name")?
-            .map(|v| parse_text("client_name", v, policy.max_client_name_chars))
+            .map(|v| parse_display_text("client_name", v, policy.max_client_name_chars))
             .transpose()?
             .flatten();
         let web_uri = |name: &str| -> Result<Option<String>, RegistrationError> {
@@ -236,12 +236,12 @@ impl ClientMetadata {
 
         let software_id = f
             .string("software_id")?
-            .map(|v| parse_text("software_id", v, policy.max_text_chars))
+            .map(|v| parse_display_text("software_id", v, policy.max_text_chars))
             .transpose()?
             .flatten();
         let software_version = f
             .string("software_version")?
-            .map(|v| parse_text("software_version", v, policy.max_text_chars))
+            .map(|v| parse_display_text("software_version", v, policy.max_text_chars))
             .transpose()?
             .flatten();
 
@@ -772,6 +772,18 @@ fn parse_scope(
     )))
 }
 
+/// A human-readable member people are shown: [`super::display_text`]'s rule, then the length
+/// and the empty-means-absent reading of [`parse_text`].
+fn parse_display_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<Option<String>, RegistrationError> {
+    super::display_text::check_display_text(value)
+        .map_err(|e| RegistrationError::metadata(format!("{field}: {e}")))?;
+    parse_text(field, value, max_chars)
+}
+
 fn parse_localized(
     f: &Members<'_>,
     policy: &RegistrationPolicy,
@@ -798,7 +810,7 @@ fn parse_localized(
             )));
         };
         let checked = if base == "client_name" {
-            parse_text(key, text, policy.max_client_name_chars)?
+            parse_display_text(key, text, policy.max_client_name_chars)?
         } else if text.is_empty() {
             None
         } else {

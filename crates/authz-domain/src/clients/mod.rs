@@ -4,12 +4,14 @@
 //! credentials, audit, clock).
 
 mod client;
+mod display_text;
 mod metadata;
 mod policy;
 mod ports;
 mod redirect_uri;
 mod software_statement;
 mod substitution;
+mod uri_agreement;
 
 pub use client::{
     search_key, Client, ClientOrigin, ClientSettings, PreviousSecret, RegistrationTokenRecord,

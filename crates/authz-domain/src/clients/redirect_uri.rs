@@ -9,6 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
+use super::uri_agreement::check_agreement;
 use crate::values::truncate;
 
 /// Schemes refused whatever the policy says: they execute code, read local files, or are not
@@ -123,6 +124,10 @@ impl RedirectUri {
         {
             return Err("an https URI needs a host".into());
         }
+        check_agreement(raw, &url)?;
+        if kind == RedirectUriKind::PrivateUse {
+            check_private_use(scheme, &url)?;
+        }
         let uri = Self(raw.to_owned());
         debug_assert_eq!(uri.kind(), kind);
         Ok(uri)
@@ -153,8 +158,12 @@ pub(crate) fn parse_web_uri(
 ) -> Result<String, String> {
     let url = parse_absolute(raw, max_len)?;
     match url.scheme() {
-        "https" if !raw_host(raw).is_empty() => Ok(raw.to_owned()),
+        "https" if !raw_host(raw).is_empty() => {
+            check_agreement(raw, &url)?;
+            Ok(raw.to_owned())
+        }
         "http" if allow_loopback_http && is_loopback(&url) && is_literal_loopback(raw) => {
+            check_agreement(raw, &url)?;
             Ok(raw.to_owned())
         }
         other if allow_loopback_http => Err(format!(
@@ -162,6 +171,26 @@ pub(crate) fn parse_web_uri(
         )),
         other => Err(format!("scheme {other:?} is not allowed; use https")),
     }
+}
+
+/// A private-use redirect URI (RFC 8252 §7.1) must say where it goes: a host after `//`
+/// (`cursor://anysphere.cursor-mcp/oauth/callback`) or a path from the root with at least one
+/// non-empty segment (`com.example.app:/oauth2redirect`). `x:`, `x:/` and an opaque `a:b` name
+/// nothing an app can claim; a one-letter scheme is a Windows drive letter (`c:/callback`).
+fn check_private_use(scheme: &str, url: &Url) -> Result<(), String> {
+    let has_host = url.host_str().is_some_and(|h| !h.is_empty());
+    let has_path = url.path().starts_with('/') && url.path().split('/').any(|s| !s.is_empty());
+    if !has_host && !has_path {
+        return Err(format!(
+            "a private-use redirect URI needs a host or a path after \"{scheme}:\" (RFC 8252 §7.1), e.g. {scheme}:/callback or {scheme}://host/callback"
+        ));
+    }
+    if scheme.len() < 2 {
+        return Err(format!(
+            "the one-letter scheme {scheme:?} reads as a Windows drive letter; a private-use scheme is the app's reverse domain name (RFC 8252 §7.1), e.g. com.example.app:/callback"
+        ));
+    }
+    Ok(())
 }
 
 /// Syntax shared by every URI in metadata.
@@ -350,6 +379,52 @@ mod tests {
             ..RedirectUriPolicy::default()
         };
         assert!(RedirectUri::parse("cursor://x/cb", &strict).is_err());
+    }
+
+    #[test]
+    fn private_use_uris_with_nothing_after_the_scheme_are_refused() {
+        for raw in [
+            "x:",
+            "a:b",
+            "com.example.app:",
+            "com.example.app:/",
+            "myapp:cb",
+            "c:/callback",
+            "cursor://",
+        ] {
+            let err = parse(raw).expect_err(raw);
+            assert!(
+                err.contains("needs a host or a path") || err.contains("drive letter"),
+                "{raw}: {err}"
+            );
+        }
+        parse("myapp:///callback").expect("a path from the root is enough");
+    }
+
+    #[test]
+    fn uris_that_parsers_read_differently_are_refused() {
+        for (raw, says) in [
+            ("https://evil.example\\@good.example/", "backslash"),
+            ("https://:@host.example/", "user information"),
+            ("https://a..example/", "empty label"),
+            ("https://-a.example/", "starts or ends with '-'"),
+            ("https:evil.example/cb", "needs a host"),
+            ("https://a.example/x/../cb", "'..'"),
+            (
+                "cursor://anysphere..cursor-mcp/oauth/callback",
+                "empty label",
+            ),
+        ] {
+            let err = parse(raw).expect_err(raw);
+            assert!(err.contains(says), "{raw}: {err}");
+        }
+        for raw in [
+            "https://-a.example/",
+            "https://a..example/",
+            "https://:@host.example/",
+        ] {
+            assert!(parse_web_uri(raw, 2000, true).is_err(), "{raw}");
+        }
     }
 
     #[test]
