@@ -127,6 +127,28 @@ def page_summary(driver) -> str:
     return f"at {driver.current_url} {driver.title!r}: {' '.join(text.split())[:300]}"
 
 
+def check_docs(driver, issuer: str, png: Path) -> int:
+    """The guides are HTML a browser renders under the pages' strict CSP: from the landing page, the
+    MCP guide opens with its stylesheet applied and its screenshots loaded."""
+    driver.get(issuer.rstrip("/") + "/")
+    links = [e.get_attribute("href") for e in driver.find_elements(By.CSS_SELECTOR, "a[href]")]
+    mcp = next((h for h in links if h and h.endswith("/docs/mcp")), None)
+    if not mcp:
+        raise Failure(f"the landing page links no /docs/mcp {page_summary(driver)}")
+    driver.get(mcp)
+    if not driver.find_elements(By.CSS_SELECTOR, "article.doc h1"):
+        raise Failure(f"/docs/mcp has no rendered heading {page_summary(driver)}")
+    images = driver.execute_script(
+        "return [...document.images].map(i => [i.getAttribute('src'), i.complete ? i.naturalWidth : 0])")
+    if not images or any(width == 0 for _, width in images):
+        raise Failure(f"/docs/mcp images did not load: {images}")
+    width = driver.execute_script("return getComputedStyle(document.querySelector('main')).maxWidth")
+    if width in ("none", ""):
+        raise Failure("the stylesheet is not applied to /docs/mcp (blocked by the CSP, or not found)")
+    log("docs", images=[src for src, _ in images], main_max_width=width)
+    return screenshot(driver, png)
+
+
 def run(a: argparse.Namespace) -> dict:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,6 +210,8 @@ def run(a: argparse.Namespace) -> dict:
             raise Failure(f"the browser did not reach {redirect_uri} within {a.timeout} s after Allow; a CSP form-action "
                           f"that does not allow the redirect URI's origin blocks exactly this {page_summary(driver)}") from None
         callback = driver.current_url
+        docs_png = out / "3-docs.png"
+        sizes["docs"] = check_docs(driver, a.issuer, docs_png)
     finally:
         driver.quit()
 
@@ -202,7 +226,7 @@ def run(a: argparse.Namespace) -> dict:
         raise Failure(f"the callback's iss {q.get('iss')} must be exactly {a.issuer!r}")
     log("callback", params=sorted(q), screenshots={"sign-in": str(signin_png), "consent": str(consent_png)}, png_bytes=sizes)
 
-    summary = {"ok": True, "screenshots": [str(signin_png), str(consent_png)]}
+    summary = {"ok": True, "screenshots": [str(signin_png), str(consent_png), str(docs_png)]}
     if prepared:
         # The code obtained by the browser is a real one: exchange it.
         status, tokens = http_json(prepared["metadata"]["token_endpoint"], form={

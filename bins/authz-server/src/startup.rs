@@ -324,7 +324,7 @@ impl Application {
         // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
         // application in a test or another program never installs process-wide handlers.
         let workers = settings.worker_count();
-        let wanted = workers * settings.server.blocking_threads + 1;
+        let wanted = settings.connections_wanted();
         if (settings.database.pool_size as usize) < wanted {
             tracing::warn!(
                 pool_size = settings.database.pool_size,

@@ -105,11 +105,3 @@ pub struct Health {
 pub async fn health() -> JsonOk<Health> {
     JsonOk(Health { status: "ok" })
 }
-
-/// `GET /docs`: this server's API guide (docs/api.md), the `service_documentation` target.
-pub(crate) async fn api_guide() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/markdown; charset=utf-8"))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(include_str!("../../../docs/api.md"))
-}

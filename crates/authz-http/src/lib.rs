@@ -224,12 +224,15 @@ pub fn build_app(
         app = app.configure(admin::configure);
     }
     app.with_json_spec_v3_at("/openapi.json")
+        // The `/docs/openapi` view (pages::docs) renders the same document.
+        .with_raw_json_spec_v3(|app, spec| {
+            app.app_data(actix_web::web::Data::new(pages::docs::OpenApiDocument(
+                spec,
+            )))
+        })
         .build()
         // Resources, not `App::route`: a wrong method must be a 405 with `Allow` (see
         // `http_semantics`).
-        .service(
-            actix_web::web::resource("/docs").route(actix_web::web::get().to(discovery::api_guide)),
-        )
         .service(
             actix_web::web::resource("/jwks.json").route(actix_web::web::get().to(tokens::jwks)),
         )

@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing_actix_web::{RequestId, RootSpanBuilder};
 
 use crate::error::error_response;
 
@@ -56,7 +56,6 @@ impl RootSpanBuilder for RootSpans {
             otel.status_code = tracing::field::Empty,
             request_id = %request_id,
             exception.message = tracing::field::Empty,
-            exception.details = tracing::field::Empty,
         )
     }
 
@@ -64,9 +63,46 @@ impl RootSpanBuilder for RootSpans {
         span: tracing::Span,
         outcome: &Result<ServiceResponse<B>, Error>,
     ) {
-        if !span.is_disabled() {
-            DefaultRootSpanBuilder::on_request_end(span, outcome);
+        log_refusal(&span, outcome);
+        if span.is_disabled() {
+            return;
         }
+        // As tracing-actix-web's DefaultRootSpanBuilder, without `exception.details`: that is
+        // the error's Debug text (Rust variant names); `exception.message` is the description.
+        let (status, error) = match outcome {
+            Ok(response) => (response.status(), response.response().error()),
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        span.record("http.status_code", i64::from(status.as_u16()));
+        let failed = error.is_some() && !status.is_client_error();
+        if let Some(error) = error {
+            span.record(
+                "exception.message",
+                tracing::field::display(error.as_response_error().to_string()),
+            );
+        }
+        span.record("otel.status_code", if failed { "ERROR" } else { "OK" });
+    }
+}
+
+/// The event of a request that ended in an error, with its client-facing description (the
+/// `error_description` the client got), never the error's `Debug` text: a warning for a refused
+/// request (4xx), an error for a fault (5xx). It replaces tracing-actix-web's own event
+/// (feature `emit_event_on_error`, turned off), which logged `Debug`.
+fn log_refusal<B>(span: &tracing::Span, outcome: &Result<ServiceResponse<B>, Error>) {
+    let (status, error) = match outcome {
+        Ok(response) => match response.response().error() {
+            Some(error) => (response.status(), error),
+            None => return,
+        },
+        Err(error) => (error.as_response_error().status_code(), error),
+    };
+    let code = status.as_u16();
+    if status.is_client_error() {
+        tracing::warn!(parent: span, status = code, error = %error, "request refused");
+    } else if error.as_error::<crate::ApiError>().is_none() {
+        // An ApiError fault logged its cause when its response was made.
+        tracing::error!(parent: span, status = code, error = %error, "request failed");
     }
 }
 

@@ -8,6 +8,10 @@ use crate::telemetry;
 /// Applies pending migrations (or reverts them all) and prints what was done.
 pub(super) fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<()> {
     telemetry::init(&settings.logging)?;
+    eprintln!(
+        "authz-server: database: {}",
+        super::database::describe(settings)
+    );
     let db = Database::connect(&settings.database_options())?;
     let versions = if revert_all {
         db.revert_all()?

@@ -2,6 +2,7 @@
 //! file per command family; `main.rs` only calls [`main`].
 
 mod admin_token;
+mod database;
 mod keys;
 mod migrate;
 mod serve;
@@ -12,8 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::settings::{Settings, Sources};
-use crate::startup::{open_database, Services};
+use crate::settings::{environment_warnings, Settings, Sources};
+use crate::startup::Services;
 use crate::telemetry;
 
 /// OAuth 2.0 authorization server with Dynamic Client Registration (RFC 7591/7592) for MCP clients.
@@ -64,6 +65,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("authz-server: {e:#}");
+            if let Some(hint) = database::hint(&format!("{e:#}")) {
+                eprintln!("authz-server: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -71,8 +75,16 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(&Sources::from_process(cli.config_dir))?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve::serve(settings),
+    // Variables such as AUTHZ_SERVER_BIND (single underscores) are read by nothing: say so.
+    let warnings = environment_warnings(&serde_json::to_value(&settings)?, std::env::vars());
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve) {
+        for warning in &warnings {
+            eprintln!("authz-server: warning: {warning}");
+        }
+    }
+    match command {
+        Command::Serve => serve::serve(settings, &warnings),
         Command::Migrate { revert_all } => migrate::migrate(&settings, revert_all),
         Command::CheckConfig => {
             println!("{}", serde_json::to_string_pretty(&settings)?);
@@ -80,7 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::AdminToken { command } => {
             telemetry::init(&settings.logging)?;
-            let database = open_database(&settings)?;
+            let database = database::open_existing(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = admin_token::run(&services.admin, command);
             services.audit.flush();
@@ -88,7 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command } => {
             telemetry::init(&settings.logging)?;
-            let database = open_database(&settings)?;
+            let database = database::open_existing(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = users::run(&services.users, command);
             services.audit.flush();
@@ -96,7 +108,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { command } => {
             telemetry::init(&settings.logging)?;
-            let database = open_database(&settings)?;
+            let database = database::open_existing(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = keys::run(&services.keys, command);
             services.audit.flush();

@@ -5,8 +5,12 @@ use crate::startup::Application;
 use crate::telemetry;
 
 /// Serves until a signal stops the server gracefully.
-pub(super) fn serve(settings: Settings) -> anyhow::Result<()> {
+/// `warnings` (about the environment) are logged first.
+pub(super) fn serve(settings: Settings, warnings: &[String]) -> anyhow::Result<()> {
     telemetry::init(&settings.logging)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&settings)?;
         stop_on_signals(app.handle())?;
@@ -15,7 +19,12 @@ pub(super) fn serve(settings: Settings) -> anyhow::Result<()> {
             "authz-server listening on http://{addr} (issuer {})",
             settings.server.public_base_url
         );
-        tracing::info!(%addr, issuer = %settings.server.public_base_url, "listening");
+        tracing::info!(
+            %addr,
+            issuer = %settings.server.public_base_url,
+            database = %super::database::describe(&settings),
+            "listening"
+        );
         app.run_until_stopped().await?;
         tracing::info!("stopped");
         Ok(())

@@ -43,3 +43,12 @@ pub enum SqliteSynchronousSetting {
 pub(super) fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&authz_storage::redact_url(url))
 }
+
+impl super::Settings {
+    /// The connections the server can use at once: one per blocking thread
+    /// (`workers × server.blocking_threads`) and one for the audit writer.
+    /// `database.pool_size` below it makes requests wait for connections.
+    pub fn connections_wanted(&self) -> usize {
+        self.worker_count() * self.server.blocking_threads + 1
+    }
+}

@@ -6,6 +6,7 @@
 mod admin;
 mod authorization;
 mod database;
+mod diagnostics;
 mod keys;
 mod limits;
 mod logging;
@@ -19,6 +20,7 @@ mod validators;
 pub use admin::AdminSettings;
 pub use authorization::{AuthorizationSettings, ScopeSettings};
 pub use database::{DatabaseSettings, SqliteSynchronousSetting};
+pub use diagnostics::environment_warnings;
 pub use keys::KeySettings;
 pub use limits::{Argon2Config, LimitSettings};
 pub use logging::{LogFormat, LoggingSettings};
@@ -190,7 +192,7 @@ impl Settings {
             .build()
             .context("configuration")?
             .try_deserialize()
-            .map_err(|e| anyhow!("configuration: {e}"))?;
+            .map_err(|e| anyhow!("configuration: {}", diagnostics::describe(&e)))?;
         // Environment lists arrive untrimmed ("a, b") and an empty variable as [""].
         let r = &mut settings.registration;
         for list in [
@@ -198,6 +200,7 @@ impl Settings {
             &mut r.allowed_auth_methods,
             &mut r.allowed_scopes,
             &mut settings.admin.allowed_grant_types,
+            &mut settings.authorization.resources,
         ] {
             *list = list
                 .iter()

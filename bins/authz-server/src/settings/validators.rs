@@ -41,8 +41,11 @@ pub(super) fn optional_url(value: &str, ctx: &()) -> garde::Result {
 }
 
 pub(super) fn database_url(value: &str, _: &()) -> garde::Result {
-    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        return Ok(());
+    if let Some(rest) = value
+        .strip_prefix("postgres://")
+        .or_else(|| value.strip_prefix("postgresql://"))
+    {
+        return postgres_userinfo(rest);
     }
     match value.strip_prefix("sqlite://") {
         Some(path) if !path.is_empty() => Ok(()),
@@ -50,6 +53,31 @@ pub(super) fn database_url(value: &str, _: &()) -> garde::Result {
             "expected sqlite://PATH (such as sqlite://data/authz.sqlite3) or postgres://USER:PASSWORD@HOST/DB",
         )),
     }
+}
+
+/// A user or password with a reserved character left as is (`p@ss/word#1`) changes what the URL
+/// means: libpq then reads part of the password as a host or port, and its error message would
+/// show it. Refused before connecting, without quoting the password.
+fn postgres_userinfo(rest: &str) -> garde::Result {
+    let Some(at) = rest.rfind('@') else {
+        return Ok(());
+    };
+    let userinfo = &rest[..at];
+    let bad_escape = userinfo
+        .split('%')
+        .skip(1)
+        .any(|after| after.len() < 2 || !after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if bad_escape
+        || userinfo.matches(':').count() > 1
+        || userinfo.contains(['@', '/', '?', '#', '[', ']', ' '])
+    {
+        return Err(garde::Error::new(
+            "the user or password holds characters that must be percent-encoded in a URL \
+             (@ : / ? # [ ] % and spaces): write each as %XX, such as @ as %40 and # as %23 \
+             (docs/operations.md#production shows how)",
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn grant_type(value: &str, _: &()) -> garde::Result {

@@ -15,6 +15,7 @@ use crate::helpers::config_dir;
 
 /// Runs `authz-server admin-token ARGS`: (success, stdout, stderr).
 fn admin_token(db: &TestDatabase, args: &[&str]) -> (bool, String, String) {
+    crate::cli::ensure_exists(db);
     let out = server_command(&db.url)
         .arg("--config-dir")
         .arg(config_dir())

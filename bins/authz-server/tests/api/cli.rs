@@ -22,6 +22,16 @@ pub fn server_command(db_url: &str) -> Command {
     cmd
 }
 
+/// Creates and migrates `db` if it is a SQLite file that does not exist yet: the administration
+/// commands work on the server's existing database and refuse a missing file.
+pub fn ensure_exists(db: &TestDatabase) {
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        if !std::path::Path::new(path).exists() {
+            drop(db.open());
+        }
+    }
+}
+
 /// A server process that is killed when dropped, so a failing test never leaves one behind
 /// (holding the test harness's output pipes open).
 pub struct ServerProcess(pub Child);
@@ -47,7 +57,22 @@ impl std::ops::DerefMut for ServerProcess {
 }
 
 /// Starts `authz-server serve`, returning the process and the base URL read from its start line.
+/// Its logs are dropped unless `TEST_LOG` is set (then they go to the test's standard error), so
+/// `make test` stays quiet; [`start_server_with_logs`] pipes them to the test.
 pub fn start_server(mut cmd: Command) -> (ServerProcess, String) {
+    if std::env::var_os("TEST_LOG").is_none() {
+        cmd.stderr(Stdio::null());
+    }
+    spawn_server(cmd)
+}
+
+/// As [`start_server`], with the server's standard error (its logs) piped to the test.
+pub fn start_server_with_logs(mut cmd: Command) -> (ServerProcess, String) {
+    cmd.stderr(Stdio::piped());
+    spawn_server(cmd)
+}
+
+fn spawn_server(mut cmd: Command) -> (ServerProcess, String) {
     let mut child = ServerProcess(cmd.stdout(Stdio::piped()).spawn().expect("binary starts"));
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
@@ -240,7 +265,7 @@ fn request_spans_carry_route_and_request_id_at_info_and_the_id_header_always() {
         cmd.env("AUTHZ__LOGGING__LEVEL", level)
             .env("AUTHZ__LOGGING__FORMAT", "json")
             .stderr(Stdio::piped());
-        let (mut child, url) = start_server(cmd);
+        let (mut child, url) = start_server_with_logs(cmd);
         let request_id = rt.block_on(async {
             let http = reqwest::Client::builder().no_proxy().build().expect("client");
             let res = http
@@ -286,7 +311,7 @@ fn query_string_credentials_are_not_logged() {
     cmd.env("AUTHZ__LOGGING__LEVEL", "info")
         .env("AUTHZ__LOGGING__FORMAT", "json")
         .stderr(Stdio::piped());
-    let (mut child, url) = start_server(cmd);
+    let (mut child, url) = start_server_with_logs(cmd);
     rt.block_on(async {
         let http = reqwest::Client::builder()
             .no_proxy()

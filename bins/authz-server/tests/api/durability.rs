@@ -23,7 +23,7 @@ on_both_backends! {
         let tdb = TestDatabase::new(backend);
         let mut cmd = server_command(&tdb.url);
         cmd.env("AUTHZ__LOGGING__LEVEL", "debug").stderr(Stdio::piped());
-        let (mut child, base) = start_server(cmd);
+        let (mut child, base) = crate::cli::start_server_with_logs(cmd);
         let mut stderr = child.stderr.take().expect("stderr");
         let log_reader = std::thread::spawn(move || {
             let mut log = String::new();

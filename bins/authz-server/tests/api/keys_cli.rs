@@ -13,6 +13,7 @@ use crate::helpers::config_dir;
 use crate::on_both_backends;
 
 fn keys(db: &TestDatabase, args: &[&str]) -> (bool, String, String) {
+    crate::cli::ensure_exists(db);
     let out = server_command(&db.url)
         .arg("--config-dir")
         .arg(config_dir())
@@ -84,6 +85,7 @@ fn a_missing_key_encryption_key_with_existing_keys_stops_the_server() {
     let db = TestDatabase::new(authz_storage::Backend::Sqlite);
     let folder = tempfile::tempdir().expect("tempdir");
     let kek = folder.path().join("authz.kek");
+    crate::cli::ensure_exists(&db);
     let run = |args: &[&str]| {
         server_command(&db.url)
             .env_remove("AUTHZ__KEYS__KEY_ENCRYPTION_KEY")

@@ -21,6 +21,7 @@ const NEW_PASSWORD: &str = "Tr0ub4dor & 3, but longer";
 
 /// Runs `authz-server user ARGS` with `stdin` on standard input: (success, stdout, stderr).
 fn user(db: &TestDatabase, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    crate::cli::ensure_exists(db);
     let mut child = server_command(&db.url)
         .arg("--config-dir")
         .arg(config_dir())

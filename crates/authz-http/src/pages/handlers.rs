@@ -129,6 +129,16 @@ fn render<S: serde::Serialize>(
     }
 }
 
+/// A page with no form (the documentation): `name` rendered with `context`, the plain policy.
+pub(crate) fn render_page<S: serde::Serialize>(
+    state: &PagesState,
+    status: StatusCode,
+    name: &str,
+    context: &S,
+) -> HttpResponse {
+    render(state, status, name, context, &plain_csp(state))
+}
+
 /// The HTML error page with `status` and `message`; `retry_url` links to a fresh form.
 pub(crate) fn error_page(
     state: &PagesState,

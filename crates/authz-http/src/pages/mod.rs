@@ -10,6 +10,9 @@
 //! | `/consent?request=ID` | `GET`, `POST` | the consent page (Allow / Deny) |
 //! | `/signout` | `GET` (confirm form), `POST` | ends the browser's session |
 //! | `/assets/pages.css` | `GET` | the stylesheet, cached for a year (its URL carries a content hash) |
+//! | `/` | `GET` | the landing page: product name, issuer, links to the metadata and the docs ([`docs`]) |
+//! | `/docs`, `/docs/{page}` | `GET` | `docs/*.md` rendered as HTML (`/docs` is the API guide), `/docs/openapi` the OpenAPI document |
+//! | `/docs/images/{name}` | `GET` | the images of the docs |
 //!
 //! Only the pending request's id travels through the pages, never its parameters. Every URL the
 //! pages hand out (form actions, `Location` of the steps between pages, the stylesheet) is
@@ -70,8 +73,10 @@
 //! errors as HTML, and `DefaultHeaders` does not override the headers they set.
 
 mod cookies;
+pub mod docs;
 mod form;
 mod handlers;
+mod openapi_view;
 mod security;
 pub mod templates;
 #[cfg(test)]
@@ -108,7 +113,8 @@ pub struct PagesSettings {
     pub logo_url: Option<String>,
     /// A folder whose files replace the built-in templates of the same name
     /// ([`templates::BUILT_IN`]: `base.html`, `signin.html`, `consent.html`, `error.html`,
-    /// `signout.html`, `signed_out.html`, `pages.css`); missing files keep the built-in one.
+    /// `signout.html`, `signed_out.html`, `home.html`, `document.html`, `openapi.html`, `pages.css`);
+    /// missing files keep the built-in one.
     pub template_dir: Option<PathBuf>,
 }
 
@@ -225,6 +231,7 @@ impl PagesState {
 /// `web::Data<PagesState>`; [`configure_with`] registers it too.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     handlers::routes(cfg);
+    docs::routes(cfg);
 }
 
 /// Registers `state` and mounts the pages' routes. Build the `web::Data` once, outside the

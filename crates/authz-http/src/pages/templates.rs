@@ -27,6 +27,12 @@ pub const ERROR: &str = "error.html";
 pub const SIGN_OUT: &str = "signout.html";
 /// The page after signing out.
 pub const SIGNED_OUT: &str = "signed_out.html";
+/// The landing page at `/`.
+pub const HOME: &str = "home.html";
+/// A guide of `docs/` rendered from Markdown (`/docs`, `/docs/{page}`).
+pub const DOCUMENT: &str = "document.html";
+/// The browsable OpenAPI document (`/docs/openapi`).
+pub const OPENAPI: &str = "openapi.html";
 /// The stylesheet (not a template: served as is at `/assets/pages.css`).
 pub const STYLESHEET: &str = "pages.css";
 
@@ -38,6 +44,9 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (ERROR, include_str!("../../templates/error.html")),
     (SIGN_OUT, include_str!("../../templates/signout.html")),
     (SIGNED_OUT, include_str!("../../templates/signed_out.html")),
+    (HOME, include_str!("../../templates/home.html")),
+    (DOCUMENT, include_str!("../../templates/document.html")),
+    (OPENAPI, include_str!("../../templates/openapi.html")),
     (STYLESHEET, include_str!("../../templates/pages.css")),
 ];
 
@@ -115,6 +124,34 @@ pub(crate) struct PlainPage<'a> {
     #[serde(flatten)]
     pub site: &'a Site,
 }
+
+/// A link of the documentation's navigation.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct NavLink {
+    pub href: String,
+    pub title: String,
+}
+
+/// The landing page.
+#[derive(Debug, Serialize)]
+pub(crate) struct HomePage<'a> {
+    #[serde(flatten)]
+    pub site: &'a Site,
+    pub issuer: &'a str,
+    pub documents: Vec<NavLink>,
+}
+
+/// A guide: `body` is the HTML rendered from its Markdown (raw HTML in it escaped).
+#[derive(Debug, Serialize)]
+pub(crate) struct DocumentPage<'a> {
+    #[serde(flatten)]
+    pub site: &'a Site,
+    pub title: String,
+    pub body: String,
+    pub nav: Vec<NavLink>,
+}
+
+pub(crate) use super::openapi_view::OpenApiPage;
 
 /// The compiled templates and the stylesheet.
 #[derive(Debug)]
@@ -259,6 +296,36 @@ impl Templates {
             },
         )?;
         self.render(SIGNED_OUT, &PlainPage { site: &site })?;
+        let nav = vec![NavLink {
+            href: "docs/api".into(),
+            title: "API".into(),
+        }];
+        self.render(
+            HOME,
+            &HomePage {
+                site: &site,
+                issuer: "https://issuer.example",
+                documents: nav.clone(),
+            },
+        )?;
+        self.render(
+            DOCUMENT,
+            &DocumentPage {
+                site: &site,
+                title: "t".into(),
+                body: "<p>b</p>".into(),
+                nav: nav.clone(),
+            },
+        )?;
+        let sample = serde_json::json!({
+            "info": {"title": "t", "version": "1", "description": "d"},
+            "paths": {"/a": {"post": {"tags": ["x"], "summary": "s",
+                "parameters": [{"name": "p", "in": "query", "schema": {"type": "string"}}],
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/S"}}}},
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "string"}}}}}}}},
+            "components": {"schemas": {"S": {"type": "object", "properties": {"f": {"type": "string"}}}}}
+        });
+        self.render(OPENAPI, &OpenApiPage::from_document(&site, &sample, nav))?;
         Ok(())
     }
 }
