@@ -13,6 +13,10 @@ const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
 /// The HTML pages (outside the OpenAPI document) and the methods each answers.
 const PAGES: &[(&str, &[&str])] = &[
+    ("/", &["GET", "HEAD"]),
+    ("/docs", &["GET", "HEAD"]),
+    ("/docs/openapi", &["GET", "HEAD"]),
+    ("/docs/images/none.png", &["GET", "HEAD"]),
     ("/authorize", &["GET", "HEAD", "POST"]),
     ("/signin", &["GET", "HEAD", "POST"]),
     ("/consent", &["GET", "HEAD", "POST"]),
@@ -22,7 +26,6 @@ const PAGES: &[(&str, &[&str])] = &[
 
 /// JSON routes outside the OpenAPI document.
 const OTHER_ROUTES: &[(&str, &[&str])] = &[
-    ("/docs", &["GET", "HEAD"]),
     ("/jwks.json", &["GET", "HEAD"]),
     (
         "/.well-known/oauth-authorization-server/tenant",
