@@ -6,13 +6,17 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{admin_token, assert_error, real_clients, spawn_app, TestApp};
+use crate::helpers::{admin_token, assert_error, real_clients, spawn_app, spawn_app_with, TestApp};
 use crate::on_both_backends;
 
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
 
 /// The HTML pages (outside the OpenAPI document) and the methods each answers.
 const PAGES: &[(&str, &[&str])] = &[
+    ("/", &["GET", "HEAD"]),
+    ("/docs", &["GET", "HEAD"]),
+    ("/docs/openapi", &["GET", "HEAD"]),
+    ("/docs/images/none.png", &["GET", "HEAD"]),
     ("/authorize", &["GET", "HEAD", "POST"]),
     ("/signin", &["GET", "HEAD", "POST"]),
     ("/consent", &["GET", "HEAD", "POST"]),
@@ -292,6 +296,14 @@ on_both_backends! {
             assert_eq!(doc["error"], "invalid_request", "{doc}");
             assert!(doc["error_description"].as_str().expect("text").contains(expect), "{doc}");
         }
+    }
+
+    async fn a_request_head_that_never_arrives_is_a_json_408(backend: Backend) {
+        let app = spawn_app_with(backend, &[("server.client_request_timeout_ms", "300")]).await;
+        let (head, body) = raw_exchange_all(&app, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n").await;
+        assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+        let doc: Value = serde_json::from_str(&body).expect("JSON body");
+        assert!(doc["error_description"].as_str().expect("text").contains("did not arrive in time"), "{doc}");
     }
 }
 
