@@ -320,12 +320,19 @@ impl Application {
             .context("[pages]")?,
         );
         let maintenance = spawn_maintenance(services, settings);
+        crate::readiness::warn_if_not_ready(&database);
+        let readiness = crate::readiness::probe(
+            &database,
+            Duration::from_secs(settings.database.connect_timeout_secs),
+        );
 
         let port = listener.local_addr()?.port();
         // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
         // application in a test or another program never installs process-wide handlers.
         let mut server = HttpServer::new(move || {
-            build_app(state.clone()).configure(pages::configure_with(pages.clone()))
+            build_app(state.clone())
+                .configure(pages::configure_with(pages.clone()))
+                .configure(authz_http::health::configure_with(readiness.clone()))
         })
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -371,8 +378,14 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let audit = self.audit;
-        // Flushing blocks on the database: keep it off the async runtime.
-        let _ = actix_web::rt::task::spawn_blocking(move || audit.flush()).await;
+        let database = self.database;
+        // Flushing blocks on the database: keep it off the async runtime. Closing waits for the
+        // pool's connection attempts in progress, so the process exits cleanly.
+        let _ = actix_web::rt::task::spawn_blocking(move || {
+            audit.flush();
+            database.close();
+        })
+        .await;
         result
     }
 

@@ -11,10 +11,12 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod form;
+pub mod health;
 pub mod middleware;
 pub mod pages;
 pub mod registration;
 pub mod responses;
+pub mod storable;
 pub mod tokens;
 
 use actix_cors::Cors;
@@ -227,6 +229,7 @@ pub fn build_app(
                 .add((header::PRAGMA, "no-cache"))
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
         )
+        .wrap(from_fn(storable::refuse_unstorable))
         .wrap(cors())
         .wrap(from_fn(middleware::json_errors))
         .wrap(TracingLogger::<middleware::RootSpans>::new())

@@ -10,7 +10,7 @@
 //! loss) can lose is the batch in flight: the last few milliseconds of read and refusal records,
 //! never a change.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use authz_domain::audit::{AuditEvent, AuditLog};
 use authz_domain::error::RepositoryError;
 
-use diesel::RunQueryDsl;
+use diesel::{Connection, RunQueryDsl};
 
 use crate::clients::{insert_audit, NewAuditRow, TxError};
 use crate::database::{Database, DbConnection};
@@ -49,6 +49,8 @@ pub struct DieselAuditLog {
     writer: Option<JoinHandle<()>>,
     /// Set while dropping: the writer then tries each remaining batch once instead of retrying.
     stopping: Arc<AtomicBool>,
+    /// Events given up since the start (the database refused them, or stayed unavailable).
+    lost: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Job {
@@ -66,14 +68,24 @@ impl DieselAuditLog {
         let (queue, jobs) = mpsc::sync_channel::<Job>(QUEUE);
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();
+        let lost = Arc::new(AtomicU64::new(0));
+        let counter = lost.clone();
         let writer = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_batches(&db, &jobs, &stop))?;
+            .spawn(move || write_batches(&db, &jobs, &stop, &counter))?;
         Ok(Self {
             queue: Some(queue),
             writer: Some(writer),
             stopping,
+            lost,
         })
+    }
+
+    /// How many events were given up since the start: refused by the database one by one (the
+    /// rest of their batch is written), or not written while it stayed unavailable. Each loss is
+    /// also logged as an error.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 
     /// Returns once every event recorded before the call is written (or given up).
@@ -87,7 +99,12 @@ impl DieselAuditLog {
     }
 }
 
-fn write_batches(db: &Database, jobs: &mpsc::Receiver<Job>, stopping: &AtomicBool) {
+fn write_batches(
+    db: &Database,
+    jobs: &mpsc::Receiver<Job>,
+    stopping: &AtomicBool,
+    lost: &AtomicU64,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = Vec::new();
         let mut flushes = Vec::new();
@@ -105,58 +122,89 @@ fn write_batches(db: &Database, jobs: &mpsc::Receiver<Job>, stopping: &AtomicBoo
                 next = jobs.try_recv().ok();
             }
         }
-        write_batch(db, &batch, stopping);
+        write_batch(db, &batch, stopping, lost);
         for done in flushes {
             let _ = done.send(());
         }
     }
 }
 
-fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool) {
+fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool, lost: &AtomicU64) {
     if batch.is_empty() {
         return;
     }
     let give_up_at = Instant::now() + RETRY_FOR;
-    {
-        let mut attempt = 0;
-        loop {
-            let written: Result<(), TxError> = db.write(|conn| {
-                if let DbConnection::Pg(c) = conn {
-                    // Over the network, round trips dominate: multi-row INSERTs.
-                    for chunk in batch.chunks(INSERT_CHUNK) {
-                        let rows: Vec<NewAuditRow<'_>> =
-                            chunk.iter().map(NewAuditRow::from_event).collect();
-                        diesel::insert_into(audit_events::table)
-                            .values(&rows)
-                            .execute(c)?;
+    let mut attempt = 0;
+    loop {
+        let written = db.write(|conn| insert_all(conn, batch));
+        let e = match written {
+            Ok(()) => return,
+            Err(e) => RepositoryError::from(e),
+        };
+        // The database answered but refused the batch: a record it cannot take must not cost the
+        // others. Write them one by one, each under its own savepoint, and drop only the ones
+        // refused themselves.
+        if !matches!(e, RepositoryError::Unavailable(_)) {
+            match db.write(|conn| insert_each(conn, batch)) {
+                Ok(refused) => {
+                    if refused > 0 {
+                        lost.fetch_add(refused, Ordering::Relaxed);
+                        tracing::error!(error = %e, refused, written = batch.len() as u64 - refused, "audit records refused by the database were dropped; the rest of their batch was written");
                     }
-                } else {
-                    // In process, the one cached single-row statement every change uses: a row
-                    // costs a step, not a parse, and needs no statement journal.
-                    for event in batch {
-                        insert_audit(conn, event)?;
-                    }
-                }
-                Ok(())
-            });
-            match written {
-                Ok(()) => break,
-                Err(e) if Instant::now() < give_up_at && !stopping.load(Ordering::Relaxed) => {
-                    attempt += 1;
-                    if attempt == 1 {
-                        let e = RepositoryError::from(e);
-                        tracing::warn!(error = %e, events = batch.len(), "audit events not written yet; retrying");
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
+                    return;
                 }
                 Err(e) => {
-                    let e = RepositoryError::from(e);
-                    tracing::error!(error = %e, events = batch.len(), "audit events lost: the database refused them");
-                    break;
+                    tracing::warn!(error = %RepositoryError::from(e), "audit records not written one by one either");
                 }
             }
         }
+        if Instant::now() < give_up_at && !stopping.load(Ordering::Relaxed) {
+            attempt += 1;
+            if attempt == 1 {
+                tracing::warn!(error = %e, events = batch.len(), "audit events not written yet; retrying");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        } else {
+            lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            tracing::error!(error = %e, events = batch.len(), "audit events lost: the database was unavailable");
+            return;
+        }
     }
+}
+
+/// The whole batch, the fast way.
+fn insert_all(conn: &mut DbConnection, batch: &[AuditEvent]) -> Result<(), TxError> {
+    if let DbConnection::Pg(c) = conn {
+        // Over the network, round trips dominate: multi-row INSERTs.
+        for chunk in batch.chunks(INSERT_CHUNK) {
+            let rows: Vec<NewAuditRow<'_>> = chunk.iter().map(NewAuditRow::from_event).collect();
+            diesel::insert_into(audit_events::table)
+                .values(&rows)
+                .execute(c)?;
+        }
+    } else {
+        // In process, the one cached single-row statement every change uses: a row costs a
+        // step, not a parse, and needs no statement journal.
+        for event in batch {
+            insert_audit(conn, event)?;
+        }
+    }
+    Ok(())
+}
+
+/// Each event under its own savepoint; returns how many the database refused. A lost connection
+/// still fails the whole call (the caller retries the batch).
+fn insert_each(conn: &mut DbConnection, batch: &[AuditEvent]) -> Result<u64, TxError> {
+    let mut refused = 0;
+    for event in batch {
+        if let Err(e) = conn.transaction(|c| insert_audit(c, event)) {
+            if crate::database::connection_lost_tx(&e) {
+                return Err(e);
+            }
+            refused += 1;
+        }
+    }
+    Ok(refused)
 }
 
 impl AuditLog for DieselAuditLog {
