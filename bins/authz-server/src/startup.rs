@@ -267,6 +267,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
 /// It stops when the returned sender is dropped (with the [`Application`]).
 fn spawn_maintenance(services: Services, settings: &Settings) -> std::sync::mpsc::Sender<()> {
     let interval = Duration::from_secs(settings.keys.reload_interval_secs);
+    let audit_retention = i64::from(settings.audit.retention_days) * 86_400;
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
         .name("authz-maintenance".into())
@@ -277,6 +278,17 @@ fn spawn_maintenance(services: Services, settings: &Settings) -> std::sync::mpsc
                 services.reload_keys();
                 if let Err(e) = services.purge_expired() {
                     tracing::warn!(error = %e, "purging expired authorization state");
+                }
+                if audit_retention > 0 {
+                    let cutoff = SystemClock.now() - audit_retention;
+                    match services.audit.purge_older_than(cutoff) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            deleted = n,
+                            "audit records past audit.retention_days purged"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "purging old audit records"),
+                    }
                 }
             }
         });

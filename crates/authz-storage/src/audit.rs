@@ -18,12 +18,14 @@ use std::time::{Duration, Instant};
 use authz_domain::audit::{AuditEvent, AuditLog};
 use authz_domain::error::RepositoryError;
 
-use diesel::{Connection, RunQueryDsl};
+use diesel::{Connection, ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
 
 use crate::clients::{insert_audit, NewAuditRow, TxError};
 use crate::database::{Database, DbConnection};
 use crate::schema::audit_events;
 
+/// The most records deleted in one transaction by a purge.
+pub const PURGE_BATCH: i64 = 10_000;
 /// The most events written in one transaction.
 const MAX_BATCH: usize = 1024;
 /// Rows per INSERT statement on PostgreSQL (10 columns each, well under its bind limit).
@@ -49,6 +51,8 @@ pub struct DieselAuditLog {
     writer: Option<JoinHandle<()>>,
     /// Set while dropping: the writer then tries each remaining batch once instead of retrying.
     stopping: Arc<AtomicBool>,
+    /// For purges.
+    db: Database,
     /// Events given up since the start (the database refused them, or stayed unavailable).
     lost: Arc<AtomicU64>,
 }
@@ -70,15 +74,44 @@ impl DieselAuditLog {
         let stop = stopping.clone();
         let lost = Arc::new(AtomicU64::new(0));
         let counter = lost.clone();
+        let writer_db = db.clone();
         let writer = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_batches(&db, &jobs, &stop, &counter))?;
+            .spawn(move || write_batches(&writer_db, &jobs, &stop, &counter))?;
         Ok(Self {
+            db,
             queue: Some(queue),
             writer: Some(writer),
             stopping,
             lost,
         })
+    }
+
+    /// Deletes the records that occurred before `cutoff` (Unix seconds), at most
+    /// [`PURGE_BATCH`] per transaction so a first purge of a large table never holds a long lock;
+    /// returns how many were deleted.
+    pub fn purge_older_than(&self, cutoff: i64) -> Result<u64, RepositoryError> {
+        let mut deleted = 0u64;
+        loop {
+            let n = self.db.write(|conn| -> Result<usize, TxError> {
+                // The batch's last id, then one range delete: no subquery, one bind per backend.
+                let last: Option<i64> = audit_events::table
+                    .filter(audit_events::occurred_at.lt(cutoff))
+                    .select(audit_events::id)
+                    .order(audit_events::id)
+                    .offset(PURGE_BATCH - 1)
+                    .first(conn)
+                    .optional()?;
+                let doomed = audit_events::table
+                    .filter(audit_events::occurred_at.lt(cutoff))
+                    .filter(audit_events::id.le(last.unwrap_or(i64::MAX)));
+                Ok(diesel::delete(doomed).execute(conn)?)
+            })?;
+            deleted += n as u64;
+            if n < PURGE_BATCH as usize {
+                return Ok(deleted);
+            }
+        }
     }
 
     /// How many events were given up since the start: refused by the database one by one (the

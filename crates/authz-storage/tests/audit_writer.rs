@@ -91,4 +91,24 @@ on_both_backends! {
         assert_eq!(written, expected, "only the refused records are missing");
         assert_eq!(log.lost(), 3, "each refused record is counted");
     };
+
+    retention_purges_only_records_older_than_the_cutoff => |backend| {
+        let test_db = TestDatabase::new(backend);
+        let db = test_db.open();
+        let log = DieselAuditLog::start(db.clone()).expect("writer starts");
+        // 25,000 old records (more than two purge batches) and 100 recent ones.
+        for n in 0..25_100 {
+            let mut e = event("anonymous", n);
+            e.occurred_at = if n < 25_000 { 1_000 + n as i64 } else { 2_000_000 };
+            log.record(e).expect("queued");
+        }
+        log.flush();
+        assert_eq!(log.purge_older_than(1_000_000).expect("purged"), 25_000);
+        let left: Vec<i64> = db
+            .read(|c| audit_events::table.select(audit_events::occurred_at).load(c))
+            .expect("rows");
+        assert_eq!(left.len(), 100);
+        assert!(left.iter().all(|t| *t == 2_000_000));
+        assert_eq!(log.purge_older_than(1_000_000).expect("purged"), 0);
+    };
 }
