@@ -80,8 +80,13 @@ impl Services {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let credentials =
             CredentialIssuer::new(rng.clone(), hasher.clone(), policy.credentials.secret_bytes)?;
-        let audit =
-            Arc::new(DieselAuditLog::start(database.clone()).context("starting the audit writer")?);
+        let audit = Arc::new(
+            DieselAuditLog::start_aggregating(
+                database.clone(),
+                settings.audit.aggregate_window_secs,
+            )
+            .context("starting the audit writer")?,
+        );
         let repo = Arc::new(DieselClientRepository::new(database.clone()));
         let registration = RegistrationService::new(
             repo.clone(),

@@ -15,13 +15,13 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use authz_domain::audit::{AuditEvent, AuditLog};
+use authz_domain::audit::{AuditEvent, AuditLog, RefusalAggregator};
 use authz_domain::error::RepositoryError;
 
 use diesel::{Connection, ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
 
 use crate::clients::{insert_audit, NewAuditRow, TxError};
-use crate::database::{Database, DbConnection};
+use crate::database::{native, Database, DbConnection};
 use crate::schema::audit_events;
 
 /// The most records deleted in one transaction by a purge.
@@ -67,8 +67,15 @@ impl std::fmt::Debug for Job {
 }
 
 impl DieselAuditLog {
-    /// Starts the writer thread. Dropping the log flushes the queue and stops the thread.
+    /// Starts the writer thread, every event its own record. Dropping the log flushes the queue
+    /// and stops the thread.
     pub fn start(db: Database) -> std::io::Result<Self> {
+        Self::start_aggregating(db, 0)
+    }
+
+    /// Starts the writer thread, counting repeated refusals from one source into one record per
+    /// window of `window_secs` ([`RefusalAggregator`]; 0: every event its own record).
+    pub fn start_aggregating(db: Database, window_secs: u64) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(QUEUE);
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();
@@ -77,7 +84,10 @@ impl DieselAuditLog {
         let writer_db = db.clone();
         let writer = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || write_batches(&writer_db, &jobs, &stop, &counter))?;
+            .spawn(move || {
+                let aggregator = RefusalAggregator::new(window_secs);
+                write_batches(&writer_db, &jobs, &stop, &counter, aggregator);
+            })?;
         Ok(Self {
             db,
             queue: Some(queue),
@@ -137,32 +147,68 @@ fn write_batches(
     jobs: &mpsc::Receiver<Job>,
     stopping: &AtomicBool,
     lost: &AtomicU64,
+    mut aggregator: RefusalAggregator,
 ) {
-    while let Ok(first) = jobs.recv() {
+    loop {
+        // Wait for work, or until the earliest counted window ends.
+        let first = match aggregator.next_due() {
+            Some(due) => {
+                let wait = u64::try_from(due.saturating_sub(unix_now()))
+                    .unwrap_or(0)
+                    .min(60);
+                match jobs.recv_timeout(Duration::from_secs(wait)) {
+                    Ok(job) => Some(job),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            None => match jobs.recv() {
+                Ok(job) => Some(job),
+                Err(_) => break,
+            },
+        };
         let mut batch = Vec::new();
         let mut flushes = Vec::new();
         // Sleep rather than wait on the queue: senders then never have to wake this thread.
-        if matches!(first, Job::Event(_)) {
+        if matches!(first, Some(Job::Event(_))) {
             std::thread::sleep(LINGER);
         }
-        let mut next = Some(first);
+        let mut next = first;
         while let Some(job) = next.take() {
             match job {
-                Job::Event(event) => batch.push(event),
+                Job::Event(event) => batch.extend(aggregator.offer(event)),
                 Job::Flush(done) => flushes.push(done),
             }
             if batch.len() < MAX_BATCH {
                 next = jobs.try_recv().ok();
             }
         }
+        batch.extend(aggregator.due(unix_now()));
+        if !flushes.is_empty() {
+            // A flush promises that everything recorded so far is written: counted ones too.
+            batch.extend(aggregator.drain());
+        }
         write_batch(db, &batch, stopping, lost);
         for done in flushes {
             let _ = done.send(());
         }
     }
+    // Shutting down: the counts still open are written too.
+    write_batch(db, &aggregator.drain(), stopping, lost);
 }
 
-fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool, lost: &AtomicU64) {
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn write_batch(
+    db: &Database,
+    batch: &[(AuditEvent, u64)],
+    stopping: &AtomicBool,
+    lost: &AtomicU64,
+) {
     if batch.is_empty() {
         return;
     }
@@ -182,7 +228,7 @@ fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool, lost:
                 Ok(refused) => {
                     if refused > 0 {
                         lost.fetch_add(refused, Ordering::Relaxed);
-                        tracing::error!(error = %e, refused, written = batch.len() as u64 - refused, "audit records refused by the database were dropped; the rest of their batch was written");
+                        tracing::error!(error = %e, refused, rows = batch.len(), "audit records refused by the database were dropped; the rest of their batch was written");
                     }
                     return;
                 }
@@ -198,7 +244,7 @@ fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool, lost:
             }
             std::thread::sleep(Duration::from_millis(100));
         } else {
-            lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            lost.fetch_add(batch.iter().map(|(_, n)| n).sum(), Ordering::Relaxed);
             tracing::error!(error = %e, events = batch.len(), "audit events lost: the database was unavailable");
             return;
         }
@@ -206,11 +252,14 @@ fn write_batch(db: &Database, batch: &[AuditEvent], stopping: &AtomicBool, lost:
 }
 
 /// The whole batch, the fast way.
-fn insert_all(conn: &mut DbConnection, batch: &[AuditEvent]) -> Result<(), TxError> {
+fn insert_all(conn: &mut DbConnection, batch: &[(AuditEvent, u64)]) -> Result<(), TxError> {
     if let DbConnection::Pg(c) = conn {
         // Over the network, round trips dominate: multi-row INSERTs.
         for chunk in batch.chunks(INSERT_CHUNK) {
-            let rows: Vec<NewAuditRow<'_>> = chunk.iter().map(NewAuditRow::from_event).collect();
+            let rows: Vec<NewAuditRow<'_>> = chunk
+                .iter()
+                .map(|(e, n)| NewAuditRow::counted(e, *n))
+                .collect();
             diesel::insert_into(audit_events::table)
                 .values(&rows)
                 .execute(c)?;
@@ -218,23 +267,35 @@ fn insert_all(conn: &mut DbConnection, batch: &[AuditEvent]) -> Result<(), TxErr
     } else {
         // In process, the one cached single-row statement every change uses: a row costs a
         // step, not a parse, and needs no statement journal.
-        for event in batch {
-            insert_audit(conn, event)?;
+        for (event, count) in batch {
+            insert_counted(conn, event, *count)?;
         }
     }
     Ok(())
 }
 
+/// One row; a count of 1 is the very statement every change's record uses (cached once).
+fn insert_counted(conn: &mut DbConnection, event: &AuditEvent, count: u64) -> Result<(), TxError> {
+    if count == 1 {
+        return insert_audit(conn, event);
+    }
+    let row = NewAuditRow::counted(event, count);
+    native!(conn, |c| diesel::insert_into(audit_events::table)
+        .values(&row)
+        .execute(c))?;
+    Ok(())
+}
+
 /// Each event under its own savepoint; returns how many the database refused. A lost connection
 /// still fails the whole call (the caller retries the batch).
-fn insert_each(conn: &mut DbConnection, batch: &[AuditEvent]) -> Result<u64, TxError> {
+fn insert_each(conn: &mut DbConnection, batch: &[(AuditEvent, u64)]) -> Result<u64, TxError> {
     let mut refused = 0;
-    for event in batch {
-        if let Err(e) = conn.transaction(|c| insert_audit(c, event)) {
+    for (event, count) in batch {
+        if let Err(e) = conn.transaction(|c| insert_counted(c, event, *count)) {
             if crate::database::connection_lost_tx(&e) {
                 return Err(e);
             }
-            refused += 1;
+            refused += count;
         }
     }
     Ok(refused)

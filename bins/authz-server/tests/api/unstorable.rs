@@ -144,4 +144,40 @@ on_both_backends! {
         assert_eq!(res.status().as_u16(), 200);
         eprintln!("NUL flood ({backend:?}): 2,400 requests in {elapsed:?}; a read afterwards took {:?}", t.elapsed());
     }
+
+    async fn repeated_refusals_from_one_source_are_counted_into_one_record(backend: Backend) {
+        let app = crate::helpers::spawn_app_with(backend, &[("audit.aggregate_window_secs", "3")]).await;
+        let (id, token) = registered(&app).await;
+        let uri = app.url(&format!("/register/{id}"));
+        let started = Instant::now();
+        for _ in 0..300 {
+            let res = app.http.get(&uri).bearer_auth("wrong-token").send().await.expect("sent");
+            assert_eq!(res.status().as_u16(), 401);
+        }
+        let flood = started.elapsed();
+        // An allowed read is never folded.
+        let res = app.http.get(&uri).bearer_auth(&token).send().await.expect("sent");
+        assert_eq!(res.status().as_u16(), 200);
+        // Each window's count is written when it ends, without any further request.
+        let admin = admin_token(&app, "audit:read");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let (rows, counted) = loop {
+            let res = app.http.get(app.url(&format!("/admin/audit-events?client_id={id}&action=client.read&per_page=100")))
+                .bearer_auth(&admin).send().await.expect("sent");
+            assert_eq!(res.status().as_u16(), 200);
+            let body: Value = res.json().await.expect("json");
+            let refusals: Vec<Value> = body["events"].as_array().expect("events").iter()
+                .filter(|e| e["succeeded"] == false).cloned().collect();
+            let counted: i64 = refusals.iter().map(|e| e["repeat_count"].as_i64().expect("count")).sum();
+            if counted == 300 || Instant::now() > deadline {
+                break (refusals.len(), counted);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(counted, 300, "every refusal is counted");
+        // At most two rows per 3-second window the flood spanned.
+        let windows = flood.as_secs() as usize / 3 + 1;
+        assert!(rows <= 2 * windows + 1, "{rows} rows for {windows} window(s)");
+        eprintln!("aggregation ({backend:?}): 300 refusals in {flood:?} -> {rows} rows");
+    }
 }

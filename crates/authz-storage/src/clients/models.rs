@@ -188,6 +188,7 @@ pub(crate) struct NewAuditRow<'a> {
     pub remote_addr: Option<Cow<'a, str>>,
     pub user_agent: Option<Cow<'a, str>>,
     pub request_id: Option<Cow<'a, str>>,
+    pub repeat_count: i64,
 }
 
 impl<'a> NewAuditRow<'a> {
@@ -204,6 +205,15 @@ impl<'a> NewAuditRow<'a> {
             remote_addr: text(&e.context.remote_addr),
             user_agent: text(&e.context.user_agent),
             request_id: text(&e.context.request_id),
+            repeat_count: 1,
+        }
+    }
+
+    /// The row for `e` standing for `count` refusals (see `RefusalAggregator`).
+    pub(crate) fn counted(e: &'a AuditEvent, count: u64) -> Self {
+        Self {
+            repeat_count: i64::try_from(count).unwrap_or(i64::MAX),
+            ..Self::from_event(e)
         }
     }
 }
@@ -247,6 +257,7 @@ pub(crate) struct AuditRow {
     pub remote_addr: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    pub repeat_count: i64,
 }
 
 impl From<AuditRow> for StoredAuditEvent {
@@ -262,6 +273,7 @@ impl From<AuditRow> for StoredAuditEvent {
             remote_addr: r.remote_addr,
             user_agent: r.user_agent,
             request_id: r.request_id,
+            repeat_count: r.repeat_count,
         }
     }
 }
