@@ -41,6 +41,11 @@ for _ in $(seq 100); do grep -q listening "$work/stdout" 2>/dev/null && break; s
 base=$(grep -o 'http://[0-9.:]*' "$work/stdout" | head -1)
 [ -n "$base" ] || { cat "$work/stderr" >&2; exit 1; }
 
+# A public client, for the sign-in page (HTML) during the outage.
+page_client=$(curl -s -X POST "$base/register" -H 'content-type: application/json' \
+  -d '{"redirect_uris":["http://127.0.0.1:53682/callback"],"token_endpoint_auth_method":"none"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+authorize="$base/authorize?response_type=code&client_id=$page_client&redirect_uri=http%3A%2F%2F127.0.0.1%3A53682%2Fcallback&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s"
 bound=$((CONNECT_TIMEOUT + 1))
 total=$((BEFORE + DOWN + AFTER))
 python3 scripts/outage_load.py "$base" "$total" "$CONCURRENCY" "${GIVE_UP:-$((bound * 3))}" "$work/requests.jsonl" &
@@ -49,19 +54,22 @@ sleep "$BEFORE"
 pg -D "$TEST_PG_DATA" -m fast -w stop >/dev/null
 echo "outage-test: PostgreSQL stopped at ${BEFORE} s" >&2
 ready_down=$(curl -s -o /dev/null -w '%{http_code}' "$base/health/ready")
+page_down=$(curl -s -o /dev/null -D - --max-time "$bound" "$authorize" | tr -d '\r' |
+  awk 'NR==1 {s=$2} tolower($1)=="content-type:" {t=$2} tolower($1)=="retry-after:" {r=$2} END {print s "," t "," r}')
 sleep "$DOWN"
 pg -D "$TEST_PG_DATA" -l "$TEST_PG_DATA/../server.log" -o "$TEST_PG_OPTS" -w start >/dev/null
 echo "outage-test: PostgreSQL started at $((BEFORE + DOWN)) s" >&2
 wait "$load_pid"
 ready_after=$(curl -s -o /dev/null -w '%{http_code}' "$base/health/ready")
-psql -qAt "$url" -c "SELECT client_id FROM clients" >"$work/stored.txt"
+psql -qAt "$url" -c "SELECT client_id FROM clients WHERE client_id <> '$page_client'" >"$work/stored.txt"
 
-python3 - "$work/requests.jsonl" "$work/stored.txt" "$bound" "$BEFORE" "$DOWN" "$ready_down" "$ready_after" <<'PY'
+python3 - "$work/requests.jsonl" "$work/stored.txt" "$bound" "$BEFORE" "$DOWN" "$ready_down" "$ready_after" "$page_down" <<'PY'
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1])]
 stored = set(open(sys.argv[2]).read().split())
 bound, before, down = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 acked = [r["client_id"] for r in reqs if r["status"] == 201]
+page = sys.argv[8]
 by = {}
 for r in reqs:
     by[r["status"]] = by.get(r["status"], 0) + 1
@@ -76,9 +84,11 @@ print(f"requests: {len(reqs)}; by status: {dict(sorted(by.items()))}")
 print(f"answered within {bound:.0f} s: {len(reqs) - len(late)}/{len(reqs)}; slowest: {max(r['secs'] for r in reqs):.3f} s")
 print(f"while down: {len(during)} requests, p50 {pct(during, .5)} s, p99 {pct(during, .99)} s, max {during[-1] if during else None} s")
 print(f"/health/ready while down: {sys.argv[6]}; after: {sys.argv[7]}")
+print(f"sign-in page (GET /authorize) while down: status, content type, Retry-After = {page}")
 print(f"first 201 after the restart: {first_ok_after - before - down:.2f} s after it" if first_ok_after else "no 201 after the restart")
 print(f"acknowledged clients: {len(acked)}, lost: {len(lost)}; orphans (stored, never acknowledged): {orphans}")
-ok = not late and not bad and not lost and sys.argv[6] == "503" and sys.argv[7] == "200" and first_ok_after is not None
+page_ok = page.startswith("503,text/html") and page.endswith(",1")
+ok = not late and not bad and not lost and sys.argv[6] == "503" and sys.argv[7] == "200" and first_ok_after is not None and page_ok
 if bad:
     print("unexpected answers:", bad[:5])
 print("outage-test:", "PASS" if ok else "FAIL")
