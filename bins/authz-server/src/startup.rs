@@ -346,10 +346,15 @@ impl Application {
         let port = listener.local_addr()?.port();
         // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
         // application in a test or another program never installs process-wide handlers.
+        let in_flight = authz_http::overload::InFlight::new(settings.server.max_requests_in_flight);
         let mut server = HttpServer::new(move || {
+            let in_flight = in_flight.clone();
             build_app(state.clone())
                 .configure(pages::configure_with(pages.clone()))
                 .configure(authz_http::health::configure_with(readiness.clone()))
+                .wrap(actix_web::middleware::from_fn(move |req, next| {
+                    in_flight.clone().admit(req, next)
+                }))
         })
         .disable_signals()
         .shutdown_timeout(settings.server.shutdown_timeout_secs)

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod form;
 pub mod health;
 pub mod middleware;
+pub mod overload;
 pub mod pages;
 pub mod registration;
 pub mod responses;

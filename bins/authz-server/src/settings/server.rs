@@ -30,4 +30,7 @@ pub struct ServerSettings {
     /// How long a client may take to send its request head.
     #[garde(range(min = 100, max = 600_000))]
     pub client_request_timeout_ms: u64,
+    /// Most requests in progress at once; beyond, 503 at once (0: no bound).
+    #[garde(range(max = 1_000_000))]
+    pub max_requests_in_flight: usize,
 }

@@ -27,6 +27,34 @@ on_both_backends! {
             (200, json!({"status": "ok", "database": "ok"}))
         );
     }
+
+    async fn beyond_the_in_flight_bound_requests_answer_503_at_once(backend: Backend) {
+        use tokio::io::AsyncWriteExt as _;
+        let app = crate::helpers::spawn_app_with(backend, &[("server.max_requests_in_flight", "1")]).await;
+        // One request in progress: its body is still arriving.
+        let mut slow = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://")).await.expect("connect");
+        slow.write_all(b"POST /register HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{").await.expect("write");
+        slow.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let res = app.register(&json!({"redirect_uris": ["http://127.0.0.1:3000/cb"]})).await;
+        assert_eq!(res.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+        let description = assert_error(res, 503, "temporarily_unavailable").await;
+        assert!(description.contains("busy"), "{description}");
+        assert!(started.elapsed() < Duration::from_secs(1), "refused at once");
+        // Probes are not counted.
+        assert_eq!(get_json(&app.http, app.url("/health/ready")).await.0, 200);
+        drop(slow);
+        // The slot comes back once the slow request ends.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = app.register(&json!({"redirect_uris": ["http://127.0.0.1:3000/cb"]})).await.status().as_u16();
+            if status == 201 { break; }
+            assert_eq!(status, 503);
+            assert!(Instant::now() < deadline, "the slot was never given back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// The SQLite file behind `app`.
