@@ -602,6 +602,27 @@ mod tests {
     }
 
     #[test]
+    fn libpq_timeouts_are_added_unless_the_url_sets_them() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            with_timeouts("postgres://u:p%40@h/db", five),
+            "postgres://u:p%40@h/db?connect_timeout=5&keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3"
+        );
+        let own = with_timeouts(
+            "postgres://h/db?sslmode=require&connect_timeout=30",
+            Duration::from_secs(1),
+        );
+        assert!(
+            own.starts_with("postgres://h/db?sslmode=require&connect_timeout=30&keepalives=1"),
+            "{own}"
+        );
+        assert_eq!(own.matches("connect_timeout").count(), 1);
+        assert!(
+            with_timeouts("postgres://h/db", Duration::from_secs(1)).contains("connect_timeout=2")
+        );
+    }
+
+    #[test]
     fn passwords_are_redacted() {
         assert_eq!(
             redact_url("postgres://me:secret@db:5432/x"),
