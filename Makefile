@@ -5,7 +5,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-tokens loadtest-admin loadtest-slow fuzz-api migrate doc e2e
+.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-tokens loadtest-admin loadtest-slow fuzz-api migrate doc e2e outage-test exit-crash-test
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,7 @@ run: deps ## Run the server on the embedded default (SQLite under data/)
 
 test: deps ## Run every test: on SQLite and a throwaway PostgreSQL (or TEST_DATABASE_URL), then end to end
 	scripts/with-postgres.sh $(CARGO) test --workspace --locked
+	scripts/with-postgres.sh sh -c 'scripts/outage-test.sh && scripts/exit-crash-test.sh 25'
 	scripts/e2e.sh
 
 # Needs npm, python3 and chromium (scripts/e2e.sh installs what is missing; Node 22 comes through
@@ -76,6 +77,14 @@ loadtest-read: deps ## GET /register/{id} at 10k and 1M clients beside GET /heal
 loadtest-tokens: deps ## refresh (chained rotation), code exchange, introspection, whole flow beside GET /health, SQLite then PostgreSQL (needs wrk)
 	scripts/loadtest-tokens.sh sqlite
 	scripts/loadtest-tokens.sh postgres
+
+outage-test: deps ## Stop and start a real PostgreSQL under load: every request answered in time, no acknowledged client lost
+	$(CARGO) build -q -p authz-server
+	scripts/with-postgres.sh scripts/outage-test.sh
+
+exit-crash-test: deps ## 200 runs of each short-lived command on PostgreSQL with SCRAM: no crash at exit
+	$(CARGO) build -q -p authz-server
+	scripts/with-postgres.sh scripts/exit-crash-test.sh 200
 
 loadtest-admin: deps ## latency of GET /admin/clients pages and searches at 1M clients, SQLite then PostgreSQL (needs wrk)
 	scripts/loadtest-admin.sh sqlite

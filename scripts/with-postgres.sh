@@ -49,12 +49,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-run_pg "$INITDB" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
+# Password (SCRAM) authentication, as in production: libpq then does SCRAM through OpenSSL, which
+# is what exposed a crash at exit (docs/operations.md). The password needs percent-encoding in
+# the URL, so URL handling is exercised too.
+password='s3cr&t/p@ss:w%rd'
+password_url='s3cr%26t%2Fp%40ss%3Aw%25rd'
+printf '%s\n' "$password" >"$dir/pwfile"
+[ ${#as_pg[@]} -eq 0 ] || chown postgres "$dir/pwfile"
+run_pg "$INITDB" -D "$dir/data" -U postgres --auth=scram-sha-256 --pwfile="$dir/pwfile" -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
-run_pg "$PG_CTL" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+pg_opts="-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
+run_pg "$PG_CTL" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$pg_opts" \
   start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 
-export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+rm -f "$dir/pwfile"
+export TEST_DATABASE_URL="postgres://postgres:$password_url@127.0.0.1:$port/postgres"
+# For scripts that stop and start this cluster (scripts/outage-test.sh).
+export TEST_PG_CTL="$PG_CTL" TEST_PG_DATA="$dir/data" TEST_PG_OPTS="$pg_opts" TEST_PG_AS_POSTGRES=${#as_pg[@]}
 echo "with-postgres: throwaway PostgreSQL on 127.0.0.1:$port" >&2
 "$@"

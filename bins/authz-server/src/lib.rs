@@ -7,6 +7,7 @@ pub mod cli;
 pub mod connection;
 pub mod connections;
 pub mod kek;
+pub mod readiness;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

@@ -79,8 +79,13 @@ impl Services {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let credentials =
             CredentialIssuer::new(rng.clone(), hasher.clone(), policy.credentials.secret_bytes)?;
-        let audit =
-            Arc::new(DieselAuditLog::start(database.clone()).context("starting the audit writer")?);
+        let audit = Arc::new(
+            DieselAuditLog::start_aggregating(
+                database.clone(),
+                settings.audit.aggregate_window_secs,
+            )
+            .context("starting the audit writer")?,
+        );
         let repo = Arc::new(DieselClientRepository::new(database.clone()));
         let registration = RegistrationService::new(
             repo.clone(),
@@ -266,6 +271,7 @@ pub fn open_database(settings: &Settings) -> anyhow::Result<Database> {
 /// It stops when the returned sender is dropped (with the [`Application`]).
 fn spawn_maintenance(services: Services, settings: &Settings) -> std::sync::mpsc::Sender<()> {
     let interval = Duration::from_secs(settings.keys.reload_interval_secs);
+    let audit_retention = i64::from(settings.audit.retention_days) * 86_400;
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new()
         .name("authz-maintenance".into())
@@ -276,6 +282,17 @@ fn spawn_maintenance(services: Services, settings: &Settings) -> std::sync::mpsc
                 services.reload_keys();
                 if let Err(e) = services.purge_expired() {
                     tracing::warn!(error = %e, "purging expired authorization state");
+                }
+                if audit_retention > 0 {
+                    let cutoff = SystemClock.now() - audit_retention;
+                    match services.audit.purge_older_than(cutoff) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            deleted = n,
+                            "audit records past audit.retention_days purged"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "purging old audit records"),
+                    }
                 }
             }
         });
@@ -319,10 +336,16 @@ impl Application {
             .context("[pages]")?,
         );
         let maintenance = spawn_maintenance(services, settings);
+        crate::readiness::warn_if_not_ready(&database);
+        let readiness = crate::readiness::probe(
+            &database,
+            Duration::from_secs(settings.database.connect_timeout_secs),
+        );
 
         let port = listener.local_addr()?.port();
         // Signals are handled by the binary (see main.rs), not by actix, so that embedding this
         // application in a test or another program never installs process-wide handlers.
+        let in_flight = authz_http::overload::InFlight::new(settings.server.max_requests_in_flight);
         let workers = settings.worker_count();
         let wanted = settings.connections_wanted();
         if (settings.database.pool_size as usize) < wanted {
@@ -347,7 +370,13 @@ impl Application {
             ),
         };
         let server = crate::connection::serve(listener, options, move || {
-            build_app(state.clone()).configure(pages::configure_with(pages.clone()))
+            let in_flight = in_flight.clone();
+            build_app(state.clone())
+                .configure(pages::configure_with(pages.clone()))
+                .configure(authz_http::health::configure_with(readiness.clone()))
+                .wrap(actix_web::middleware::from_fn(move |req, next| {
+                    in_flight.clone().admit(req, next)
+                }))
         })?;
         Ok(Self {
             port,
@@ -373,8 +402,14 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let audit = self.audit;
-        // Flushing blocks on the database: keep it off the async runtime.
-        let _ = actix_web::rt::task::spawn_blocking(move || audit.flush()).await;
+        let database = self.database;
+        // Flushing blocks on the database: keep it off the async runtime. Closing waits for the
+        // pool's connection attempts in progress, so the process exits cleanly.
+        let _ = actix_web::rt::task::spawn_blocking(move || {
+            audit.flush();
+            database.close();
+        })
+        .await;
         result
     }
 

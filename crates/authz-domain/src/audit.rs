@@ -1,6 +1,7 @@
 //! The audit trail: who did what to which client, when, from where, and whether it was allowed.
 //! Records never hold a secret or a token.
 
+use std::collections::HashMap;
 use std::fmt::{self, Debug};
 
 use crate::error::RepositoryError;
@@ -220,4 +221,197 @@ pub trait AuditLog: Send + Sync + Debug {
     /// Records `event`. An implementation may write it shortly after returning (batched with
     /// others), so that reads and refusals never cost a commit each.
     fn record(&self, event: AuditEvent) -> Result<(), RepositoryError>;
+}
+
+/// Folds repeated refusals into counted records, so a flood of bad tokens or bad requests from one
+/// source costs a few rows per window instead of one per request.
+///
+/// Refusals (`succeeded == false`) are keyed by their source (the peer address when known, else
+/// the client named) and their action. In each window of `window_secs` (starting at the first
+/// refusal of a key), the first refusal is written at once (a count of 1: detection is never
+/// delayed) and the others are only counted; once the window has ended, one record stands for
+/// them all: the last one, with their count. So a key costs at most two rows per window. Allowed
+/// events pass through untouched. A window of 0 turns aggregation off. At most
+/// [`RefusalAggregator::MAX_SOURCES`] windows are open at once; beyond that, refusals pass through
+/// one by one rather than memory growing.
+#[derive(Debug)]
+pub struct RefusalAggregator {
+    window_secs: i64,
+    open: HashMap<(String, AuditAction), Window>,
+    /// Summaries of windows that ended, not yet handed out.
+    ended: Vec<(AuditEvent, u64)>,
+}
+
+#[derive(Debug)]
+struct Window {
+    ends_at: i64,
+    /// The latest refusal absorbed, and how many were.
+    absorbed: Option<(AuditEvent, u64)>,
+}
+
+impl RefusalAggregator {
+    /// The most windows open at once.
+    pub const MAX_SOURCES: usize = 65_536;
+
+    /// An aggregator with windows of `window_secs` (0: every event passes through).
+    pub fn new(window_secs: u64) -> Self {
+        Self {
+            window_secs: i64::try_from(window_secs).unwrap_or(i64::MAX),
+            open: HashMap::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    /// Takes one event: returns it with a count of 1 when it is to be written now, or `None`
+    /// when it was counted into its source's open window.
+    pub fn offer(&mut self, event: AuditEvent) -> Option<(AuditEvent, u64)> {
+        if self.window_secs == 0 || event.succeeded {
+            return Some((event, 1));
+        }
+        let source = event
+            .context
+            .remote_addr
+            .clone()
+            .or_else(|| event.client_id.clone())
+            .unwrap_or_default();
+        let key = (source, event.action);
+        if let Some(window) = self.open.get_mut(&key) {
+            if event.occurred_at < window.ends_at {
+                let count = window.absorbed.as_ref().map_or(0, |(_, n)| *n) + 1;
+                window.absorbed = Some((event, count));
+                return None;
+            }
+            // That window ended: its summary is due, and this refusal opens the next one.
+            if let Some(summary) = window.absorbed.take() {
+                self.ended.push(summary);
+            }
+            window.ends_at = event.occurred_at.saturating_add(self.window_secs);
+            return Some((event, 1));
+        }
+        if self.open.len() < Self::MAX_SOURCES {
+            let ends_at = event.occurred_at.saturating_add(self.window_secs);
+            self.open.insert(
+                key,
+                Window {
+                    ends_at,
+                    absorbed: None,
+                },
+            );
+        }
+        Some((event, 1))
+    }
+
+    /// The summaries of windows ended by `now` (Unix seconds), each the last refusal of its window
+    /// with the count it stands for; ended windows are forgotten.
+    pub fn due(&mut self, now: i64) -> Vec<(AuditEvent, u64)> {
+        let mut due = std::mem::take(&mut self.ended);
+        self.open.retain(|_, window| {
+            if window.ends_at > now {
+                return true;
+            }
+            due.extend(window.absorbed.take());
+            false
+        });
+        due
+    }
+
+    /// Every summary now, ended or not (a flush, or shutting down); windows stay open, so later
+    /// refusals in them are counted afresh.
+    pub fn drain(&mut self) -> Vec<(AuditEvent, u64)> {
+        let mut due = std::mem::take(&mut self.ended);
+        due.extend(self.open.values_mut().filter_map(|w| w.absorbed.take()));
+        due
+    }
+
+    /// When the earliest window holding absorbed refusals ends (Unix seconds), if any.
+    pub fn next_due(&self) -> Option<i64> {
+        let open = self
+            .open
+            .values()
+            .filter(|w| w.absorbed.is_some())
+            .map(|w| w.ends_at)
+            .min();
+        if self.ended.is_empty() {
+            open
+        } else {
+            Some(i64::MIN)
+        }
+    }
+}
+
+#[cfg(test)]
+mod aggregation_tests {
+    use super::*;
+
+    fn refusal(at: i64, ip: &str, action: AuditAction) -> AuditEvent {
+        let context = RequestContext {
+            remote_addr: Some(ip.into()),
+            ..RequestContext::default()
+        };
+        AuditEvent::new(at, action, "anonymous", &context)
+            .client("c")
+            .refused("unknown token")
+    }
+
+    #[test]
+    fn repeated_refusals_from_one_source_become_one_counted_record_per_window() {
+        let mut agg = RefusalAggregator::new(60);
+        let read = AuditAction::ClientRead;
+        assert_eq!(
+            agg.offer(refusal(100, "10.0.0.1", read)).map(|(_, n)| n),
+            Some(1)
+        );
+        for t in 101..150 {
+            assert!(agg.offer(refusal(t, "10.0.0.1", read)).is_none());
+        }
+        // Another source, another action, and an allowed event are not folded.
+        assert!(agg.offer(refusal(120, "10.0.0.2", read)).is_some());
+        assert!(agg
+            .offer(refusal(120, "10.0.0.1", AuditAction::ClientDeleted))
+            .is_some());
+        let allowed = AuditEvent::new(121, read, "client", &RequestContext::default());
+        assert!(agg.offer(allowed).is_some());
+        assert_eq!(agg.next_due(), Some(160));
+        assert!(agg.due(159).is_empty());
+        let due = agg.due(160);
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].0.occurred_at, due[0].1), (149, 49));
+        // The next window starts with a record written at once again.
+        assert_eq!(
+            agg.offer(refusal(200, "10.0.0.1", read)).map(|(_, n)| n),
+            Some(1)
+        );
+        assert!(agg.offer(refusal(201, "10.0.0.1", read)).is_none());
+        let drained = agg.drain();
+        assert_eq!(drained.len(), 1);
+        assert_eq!(drained[0].1, 1);
+        assert!(agg.drain().is_empty());
+    }
+
+    #[test]
+    fn a_window_of_zero_turns_aggregation_off() {
+        let mut agg = RefusalAggregator::new(0);
+        for t in 0..10 {
+            assert!(agg
+                .offer(refusal(t, "10.0.0.1", AuditAction::ClientRead))
+                .is_some());
+        }
+        assert!(agg.drain().is_empty());
+    }
+
+    #[test]
+    fn a_refusal_after_its_window_ended_opens_the_next_one() {
+        let mut agg = RefusalAggregator::new(10);
+        let read = AuditAction::ClientRead;
+        assert!(agg.offer(refusal(0, "a", read)).is_some());
+        assert!(agg.offer(refusal(5, "a", read)).is_none());
+        assert!(agg.offer(refusal(12, "a", read)).is_some());
+        let due = agg.due(13);
+        assert_eq!(
+            due.iter()
+                .map(|(e, n)| (e.occurred_at, *n))
+                .collect::<Vec<_>>(),
+            [(5, 1)]
+        );
+    }
 }

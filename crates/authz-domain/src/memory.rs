@@ -295,6 +295,7 @@ impl ClientAdministration for InMemoryClientRepository {
                 remote_addr: e.context.remote_addr.clone(),
                 user_agent: e.context.user_agent.clone(),
                 request_id: e.context.request_id.clone(),
+                repeat_count: 1,
             })
             .collect();
         let has_more = events.len() > per_page;

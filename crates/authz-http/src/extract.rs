@@ -176,6 +176,19 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// Refuses a member name holding a NUL character: no member may be named so, and PostgreSQL
+/// cannot store one. The name is quoted with the NUL escaped as `\u0000`. (String values are
+/// checked by the rules of their field, which name it.)
+fn storable_name<E: de::Error>(s: &str) -> Result<(), E> {
+    if s.contains('\0') {
+        return Err(E::custom(format!(
+            "the member name {} contains a NUL character (\\u0000), which no member name may contain",
+            serde_json::Value::String(s.chars().take(64).collect())
+        )));
+    }
+    Ok(())
+}
+
 /// A JSON value whose objects never repeat a member name.
 struct StrictValue(Value);
 
@@ -232,6 +245,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut seen = BTreeMap::new();
         let mut members = Map::new();
         while let Some(key) = map.next_key::<String>()? {
+            storable_name(&key)?;
             if seen.insert(key.clone(), ()).is_some() {
                 return Err(de::Error::custom(format!(
                     "the member {:?} appears more than once",

@@ -93,6 +93,13 @@ fn decode(raw: &[u8]) -> Result<String, ApiError> {
         .map(|b| if *b == b'+' { b' ' } else { *b })
         .collect();
     let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+    if bytes.contains(&0) {
+        // No parameter may hold a NUL: PostgreSQL cannot store one, and none is meaningful.
+        return Err(ApiError::InvalidRequest(format!(
+            "the form body contains a NUL character (%00) in {:?}; no parameter may contain one",
+            String::from_utf8_lossy(&raw[..raw.len().min(200)])
+        )));
+    }
     String::from_utf8(bytes).map_err(|_| {
         ApiError::InvalidRequest("the form body is not valid UTF-8 once percent-decoded".into())
     })

@@ -11,13 +11,16 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod form;
+pub mod health;
 pub mod http_semantics;
 pub mod middleware;
 pub mod openapi_limits;
+pub mod overload;
 pub mod pages;
 pub mod registration;
 pub mod responses;
 pub mod slow_clients;
+pub mod storable;
 pub mod tokens;
 
 use actix_cors::Cors;
@@ -277,6 +280,7 @@ pub fn build_app(
                 .add((header::PRAGMA, "no-cache"))
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
         )
+        .wrap(from_fn(storable::refuse_unstorable))
         .wrap(cors())
         .wrap(from_fn(middleware::json_errors))
         .wrap(from_fn(slow_clients::body_read_deadline))

@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -156,12 +156,47 @@ fn parse_url(url: &str) -> Result<Target, StorageError> {
     }
 }
 
+/// A pooled connection, with whether a query on it showed it unusable (server gone, file
+/// read-only): the pool then drops it instead of handing it out again, and opens a fresh one.
+#[derive(Debug)]
+pub(crate) struct PooledDb {
+    conn: DbConnection,
+    lost: bool,
+}
+
+/// What the connection manager and every [`Database`] handle share: connection attempts in
+/// progress (so a command can wait for them before exiting) and the outcome of the latest one (so
+/// requests fail fast while the server is unreachable instead of each waiting the whole timeout).
+#[derive(Debug, Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    settled: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    /// No new connection may be opened.
+    closed: bool,
+    /// Connection attempts in progress.
+    connecting: usize,
+    /// Since when every connection attempt has failed (`None`: the latest one succeeded).
+    failing_since: Option<Instant>,
+}
+
+impl Gate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Opens connections for the pool, configuring each SQLite connection before first use.
 #[derive(Debug)]
 pub(crate) struct ConnectionManager {
     target: Target,
     synchronous: SqliteSynchronous,
     busy_timeout: Duration,
+    connect_timeout: Duration,
+    gate: Arc<Gate>,
 }
 
 impl ConnectionManager {
@@ -183,29 +218,53 @@ impl ConnectionManager {
                 .map_err(|e| StorageError::Connect(format!("SQLite file {path}: {e}")))?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            Target::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(|e| {
-                    StorageError::Connect(format!("PostgreSQL at {}: {e}", redact_url(url)))
-                }),
+            Target::Postgres(url) => {
+                diesel::PgConnection::establish(&with_timeouts(url, self.connect_timeout))
+                    .map(DbConnection::Pg)
+                    .map_err(|e| {
+                        StorageError::Connect(format!("PostgreSQL at {}: {e}", redact_url(url)))
+                    })
+            }
         }
     }
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = PooledDb;
     type Error = StorageError;
 
-    fn connect(&self) -> Result<DbConnection, StorageError> {
-        self.open()
+    /// Opens a connection unless the database is closed. Attempts are counted so that
+    /// [`Database::close`] can wait for them: a process must not exit while a pool thread is
+    /// inside libpq (its SCRAM and TLS code use OpenSSL, whose exit-time cleanup would pull the
+    /// ground from under it: a segfault at exit).
+    fn connect(&self) -> Result<PooledDb, StorageError> {
+        {
+            let mut state = self.gate.lock();
+            if state.closed {
+                return Err(StorageError::Closed);
+            }
+            state.connecting += 1;
+        }
+        let opened = self.open();
+        let mut state = self.gate.lock();
+        state.connecting -= 1;
+        match &opened {
+            Ok(_) => state.failing_since = None,
+            Err(_) => {
+                state.failing_since.get_or_insert_with(Instant::now);
+            }
+        }
+        drop(state);
+        self.gate.settled.notify_all();
+        opened.map(|conn| PooledDb { conn, lost: false })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StorageError> {
-        conn.ping().map(|_| ()).map_err(StorageError::Query)
+    fn is_valid(&self, conn: &mut PooledDb) -> Result<(), StorageError> {
+        conn.conn.ping().map(|_| ()).map_err(StorageError::Query)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, conn: &mut PooledDb) -> bool {
+        std::thread::panicking() || conn.lost || conn.conn.is_broken()
     }
 }
 
@@ -215,7 +274,75 @@ struct LogErrors;
 
 impl r2d2::HandleError<StorageError> for LogErrors {
     fn handle_error(&self, error: StorageError) {
-        tracing::warn!(%error, "database connection failed");
+        if !matches!(error, StorageError::Closed) {
+            tracing::warn!(%error, "database connection failed");
+        }
+    }
+}
+
+/// [`connection_lost`] for a repository's transaction error.
+pub(crate) fn connection_lost_tx(e: &crate::clients::TxError) -> bool {
+    match e {
+        crate::clients::TxError::Db(e) => connection_lost(e),
+        crate::clients::TxError::Storage(_) => true,
+        crate::clients::TxError::Refused(_) => false,
+    }
+}
+
+/// `url` with libpq's `connect_timeout` (whole seconds, at least 2 as libpq requires) and TCP
+/// keepalives added unless the URL sets them: a server that vanished without closing its
+/// connections (host down, network cut) is then noticed in seconds instead of the kernel's
+/// minutes-long TCP timeouts.
+fn with_timeouts(url: &str, connect_timeout: Duration) -> String {
+    let defaults = [
+        (
+            "connect_timeout",
+            connect_timeout.as_secs().max(2).to_string(),
+        ),
+        ("keepalives", "1".to_owned()),
+        ("keepalives_idle", "10".to_owned()),
+        ("keepalives_interval", "5".to_owned()),
+        ("keepalives_count", "3".to_owned()),
+    ];
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let present = |key: &str| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(key))
+    };
+    let mut out = url.to_owned();
+    for (key, value) in defaults {
+        if !present(key) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(key);
+            out.push('=');
+            out.push_str(&value);
+        }
+    }
+    out
+}
+
+/// Whether a failed query shows its connection unusable for good: the server closed it or went
+/// away, or (SQLite) the file was opened read-only. The pool then replaces the connection, so the
+/// service recovers by itself once the server or the permissions are back.
+pub(crate) fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("readonly database")
+                || m.contains("terminating connection")
+                || m.contains("server closed the connection")
+                || m.contains("no connection to the server")
+                || m.contains("could not receive data")
+                || m.contains("could not send data")
+                || m.contains("connection to server")
+        }
+        _ => false,
     }
 }
 
@@ -229,6 +356,8 @@ pub struct Database {
     pool: r2d2::Pool<ConnectionManager>,
     backend: Backend,
     write_lock: Option<Arc<Mutex<()>>>,
+    gate: Arc<Gate>,
+    connect_timeout: Duration,
 }
 
 impl fmt::Debug for Database {
@@ -258,10 +387,13 @@ impl Database {
             }
             Target::Postgres(_) => Backend::Postgres,
         };
+        let gate = Arc::new(Gate::default());
         let manager = ConnectionManager {
             target,
             synchronous: options.sqlite_synchronous,
             busy_timeout: options.sqlite_busy_timeout,
+            connect_timeout: options.connect_timeout,
+            gate: gate.clone(),
         };
         let first = manager.open()?;
         drop(first);
@@ -278,7 +410,33 @@ impl Database {
             pool,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            gate,
+            connect_timeout: options.connect_timeout,
         })
+    }
+
+    /// Stops opening connections and waits (at most the connect timeout, plus a second) for the
+    /// attempts in progress on the pool's threads to end. Call it before the process exits:
+    /// exiting while a pool thread is inside libpq crashes in OpenSSL's exit-time cleanup.
+    /// Connections already open keep working; none is opened afterwards.
+    pub fn close(&self) {
+        let deadline = Instant::now() + self.connect_timeout + Duration::from_secs(1);
+        let mut state = self.gate.lock();
+        state.closed = true;
+        while state.connecting > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(
+                    connecting = state.connecting,
+                    "database connection attempts still running at exit"
+                );
+                break;
+            }
+            state = match self.gate.settled.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(e) => e.into_inner().0,
+            };
+        }
     }
 
     /// Which engine this is.
@@ -286,9 +444,38 @@ impl Database {
         self.backend
     }
 
-    /// A pooled connection.
+    /// A pooled connection. An idle one is taken at once. Otherwise, while every attempt to
+    /// connect has been failing (the server is down), this fails at once instead of waiting the
+    /// connect timeout: requests then answer 503 in milliseconds rather than queueing behind
+    /// each other. The pool keeps retrying in the background and the first success lets requests
+    /// wait for connections again.
     pub(crate) fn conn(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, StorageError> {
+        if let Some(conn) = self.pool.try_get() {
+            return Ok(conn);
+        }
+        if let Some(since) = self.gate.lock().failing_since {
+            return Err(StorageError::Unreachable(format!(
+                "every connection attempt for {} ms has failed",
+                since.elapsed().as_millis()
+            )));
+        }
         Ok(self.pool.get()?)
+    }
+
+    /// Whether the database answers now: a connection and a trivial query, and for SQLite a
+    /// write probe (a file opened read-only reads fine but refuses every write). For
+    /// `/health/ready`; errors say why, for the log and the probe's answer.
+    pub fn check_ready(&self) -> Result<(), StorageError> {
+        let _guard = self
+            .write_lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut conn = self.conn()?;
+        if let Err(e) = probe(&mut conn.conn) {
+            conn.lost = connection_lost(&e);
+            return Err(StorageError::Query(e));
+        }
+        Ok(())
     }
 
     /// Runs `f` in one transaction on a pooled connection; SQLite writers are serialised first.
@@ -301,9 +488,14 @@ impl Database {
             .write_lock
             .as_ref()
             .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut conn = self.conn()?;
-        let conn: &mut DbConnection = &mut conn;
-        conn.transaction(f)
+        let mut pooled = self.conn()?;
+        let result = pooled.conn.transaction(f);
+        if result.is_err() {
+            // The error type is the caller's: whether the connection is still usable is asked of
+            // the connection itself (failures are rare, so the probe costs nothing in practice).
+            pooled.lost = probe(&mut pooled.conn).is_err();
+        }
+        result
     }
 
     /// Runs `f` on a pooled connection without a transaction (single-statement reads).
@@ -311,8 +503,11 @@ impl Database {
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, diesel::result::Error>,
     ) -> Result<T, StorageError> {
-        let mut conn = self.conn()?;
-        Ok(f(&mut conn)?)
+        let mut pooled = self.conn()?;
+        f(&mut pooled.conn).map_err(|e| {
+            pooled.lost = connection_lost(&e);
+            StorageError::Query(e)
+        })
     }
 
     /// Applies every pending migration; returns the versions applied.
@@ -322,7 +517,7 @@ impl Database {
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
         let mut conn = self.conn()?;
-        let applied = match &mut *conn {
+        let applied = match &mut conn.conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(versions),
             DbConnection::Pg(c) => {
                 // Two servers starting together must not both migrate.
@@ -342,7 +537,7 @@ impl Database {
             .as_ref()
             .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
         let mut conn = self.conn()?;
-        let reverted = match &mut *conn {
+        let reverted = match &mut conn.conn {
             DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(versions),
             DbConnection::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(versions),
         };
@@ -352,7 +547,7 @@ impl Database {
     /// Migrations not yet applied.
     pub fn pending_migrations(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.conn()?;
-        let pending = match &mut *conn {
+        let pending = match &mut conn.conn {
             DbConnection::Sqlite(c) => c
                 .pending_migrations(SQLITE_MIGRATIONS)
                 .map(|m| m.iter().map(|m| m.name().to_string()).collect()),
@@ -361,6 +556,16 @@ impl Database {
                 .map(|m| m.iter().map(|m| m.name().to_string()).collect()),
         };
         pending.map_err(|e| StorageError::Migration(e.to_string()))
+    }
+}
+
+/// A query that fails when the connection cannot serve writes: PostgreSQL, a round trip;
+/// SQLite, a write that changes nothing (refused on a file opened read-only; a bare
+/// `BEGIN IMMEDIATE` is not).
+fn probe(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConnection::Pg(c) => c.batch_execute("SELECT 1"),
+        DbConnection::Sqlite(c) => c.batch_execute("DELETE FROM audit_events WHERE 0"),
     }
 }
 
@@ -394,6 +599,27 @@ mod tests {
         assert!(err.contains("sqlite://PATH"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         assert!(parse_url("sqlite://").is_err());
+    }
+
+    #[test]
+    fn libpq_timeouts_are_added_unless_the_url_sets_them() {
+        let five = Duration::from_secs(5);
+        assert_eq!(
+            with_timeouts("postgres://u:p%40@h/db", five),
+            "postgres://u:p%40@h/db?connect_timeout=5&keepalives=1&keepalives_idle=10&keepalives_interval=5&keepalives_count=3"
+        );
+        let own = with_timeouts(
+            "postgres://h/db?sslmode=require&connect_timeout=30",
+            Duration::from_secs(1),
+        );
+        assert!(
+            own.starts_with("postgres://h/db?sslmode=require&connect_timeout=30&keepalives=1"),
+            "{own}"
+        );
+        assert_eq!(own.matches("connect_timeout").count(), 1);
+        assert!(
+            with_timeouts("postgres://h/db", Duration::from_secs(1)).contains("connect_timeout=2")
+        );
     }
 
     #[test]

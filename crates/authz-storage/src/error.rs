@@ -24,6 +24,12 @@ pub enum StorageError {
     /// Applying or reverting migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// Every recent attempt to connect failed: the server is down or unreachable.
+    #[error("the database is unreachable: {0}")]
+    Unreachable(String),
+    /// The database was closed (the process is exiting); no connection is opened any more.
+    #[error("the database is closed")]
+    Closed,
     /// Creating the SQLite file's folder failed.
     #[error("cannot create the database folder {path}: {source}")]
     Folder {
@@ -34,9 +40,20 @@ pub enum StorageError {
     },
 }
 
+impl StorageError {
+    /// Whether this is an SQLite refusal to write a file opened read-only (permissions, a
+    /// read-only mount, an immutable file).
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Self::Query(DieselError::DatabaseError(_, info)) if info.message().contains("readonly database"))
+    }
+}
+
 pub(crate) fn repo_err(e: StorageError) -> RepositoryError {
     match e {
         StorageError::Pool(e) => RepositoryError::Unavailable(e.to_string()),
+        e @ (StorageError::Unreachable(_) | StorageError::Closed) => {
+            RepositoryError::Unavailable(e.to_string())
+        }
         StorageError::Query(e) => diesel_err(e),
         other => RepositoryError::Other(other.to_string()),
     }
@@ -51,13 +68,15 @@ pub(crate) fn diesel_err(e: DieselError) -> RepositoryError {
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             _,
         ) => RepositoryError::Unavailable(e.to_string()),
-        // SQLite reports lock timeouts and a vanished file as unknown errors.
+        // SQLite reports lock timeouts, a vanished file and a read-only one as unknown errors;
+        // PostgreSQL going away mid-query arrives as one too.
         DieselError::DatabaseError(_, info)
             if info.message().contains("database is locked")
                 || info.message().contains("disk I/O error") =>
         {
             RepositoryError::Unavailable(e.to_string())
         }
+        _ if crate::database::connection_lost(&e) => RepositoryError::Unavailable(e.to_string()),
         _ => RepositoryError::Other(e.to_string()),
     }
 }

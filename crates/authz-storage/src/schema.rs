@@ -52,6 +52,7 @@ diesel::table! {
         remote_addr -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         request_id -> Nullable<Text>,
+        repeat_count -> BigInt,
     }
 }
 

@@ -14,10 +14,13 @@ pub(super) fn migrate(settings: &Settings, revert_all: bool) -> anyhow::Result<(
     );
     let db = Database::connect(&settings.database_options())?;
     let versions = if revert_all {
-        db.revert_all()?
+        db.revert_all()
     } else {
-        db.migrate()?
+        db.migrate()
     };
+    // No pool thread may still be connecting when the process exits (see `Database::close`).
+    db.close();
+    let versions = versions?;
     match (revert_all, versions.is_empty()) {
         (_, true) => println!("nothing to do: the database is up to date"),
         (false, false) => println!(

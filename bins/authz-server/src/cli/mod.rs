@@ -90,29 +90,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&settings)?);
             Ok(())
         }
-        Command::AdminToken { command } => {
-            telemetry::init(&settings.logging)?;
-            let database = database::open_existing(&settings)?;
-            let services = Services::build(&settings, &database)?;
-            let result = admin_token::run(&services.admin, command);
-            services.audit.flush();
-            result
-        }
+        Command::AdminToken { command } => with_services(&settings, |services| {
+            admin_token::run(&services.admin, command)
+        }),
         Command::User { command } => {
-            telemetry::init(&settings.logging)?;
-            let database = database::open_existing(&settings)?;
-            let services = Services::build(&settings, &database)?;
-            let result = users::run(&services.users, command);
-            services.audit.flush();
-            result
+            with_services(&settings, |services| users::run(&services.users, command))
         }
         Command::Keys { command } => {
-            telemetry::init(&settings.logging)?;
-            let database = database::open_existing(&settings)?;
-            let services = Services::build(&settings, &database)?;
-            let result = keys::run(&services.keys, command);
-            services.audit.flush();
-            result
+            with_services(&settings, |services| keys::run(&services.keys, command))
         }
     }
+}
+
+/// Runs a short-lived command over the services, then writes the queued audit records and closes
+/// the database: waiting for the pool's connection attempts in progress is what lets the process
+/// exit cleanly (exiting while a pool thread is inside libpq crashed in OpenSSL's exit-time
+/// cleanup, about one run in a hundred with password authentication).
+fn with_services(
+    settings: &Settings,
+    command: impl FnOnce(&Services) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    telemetry::init(&settings.logging)?;
+    // Admin commands need existing data: a missing SQLite file is refused, not created.
+    let database = database::open_existing(settings)?;
+    let result = Services::build(settings, &database).and_then(|services| {
+        let result = command(&services);
+        services.audit.flush();
+        result
+    });
+    database.close();
+    result
 }

@@ -4,6 +4,7 @@
 //! stops the server with a message naming the key, the value and what is expected.
 
 mod admin;
+mod audit;
 mod authorization;
 mod database;
 mod diagnostics;
@@ -18,6 +19,7 @@ mod users;
 mod validators;
 
 pub use admin::AdminSettings;
+pub use audit::AuditSettings;
 pub use authorization::{AuthorizationSettings, ScopeSettings};
 pub use database::{DatabaseSettings, SqliteSynchronousSetting};
 pub use diagnostics::environment_warnings;
@@ -103,6 +105,9 @@ pub struct Settings {
     /// `[users]`.
     #[garde(dive)]
     pub users: UsersSettings,
+    /// `[audit]`.
+    #[garde(dive)]
+    pub audit: AuditSettings,
 }
 
 /// Where settings come from.

@@ -41,6 +41,9 @@ pub struct ServerSettings {
     /// closes (new ones wait in the listen backlog). 0: derived from the file-descriptor limit.
     #[garde(range(max = 1_000_000))]
     pub max_connections: usize,
+    /// Most requests in progress at once; beyond, 503 at once (0: no bound).
+    #[garde(range(max = 1_000_000))]
+    pub max_requests_in_flight: usize,
 }
 
 /// The one normalisation of `server.public_base_url`: the URL in its RFC 3986 §6.2.2 normal form

@@ -579,6 +579,9 @@ pub struct StoredAuditEvent {
     pub user_agent: Option<String>,
     /// The request id.
     pub request_id: Option<String>,
+    /// How many refusals this record stands for: 1, or more when repeated refusals from one
+    /// source were counted into it (see [`crate::audit::RefusalAggregator`]).
+    pub repeat_count: i64,
 }
 
 /// A page of the audit trail.

@@ -290,6 +290,10 @@ pub struct AuditEventBody {
     /// The request id (also in the server log and the `x-request-id` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// How many refusals this record stands for: 1, or more when repeated refusals of one kind
+    /// from one source within `audit.aggregate_window_secs` were counted into it (the record is
+    /// the last of them).
+    pub repeat_count: i64,
 }
 
 impl From<StoredAuditEvent> for AuditEventBody {
@@ -305,6 +309,7 @@ impl From<StoredAuditEvent> for AuditEventBody {
             remote_addr: e.remote_addr,
             user_agent: e.user_agent,
             request_id: e.request_id,
+            repeat_count: e.repeat_count,
         }
     }
 }

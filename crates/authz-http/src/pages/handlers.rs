@@ -157,7 +157,15 @@ pub(crate) fn error_page(
         message,
         retry_url,
     };
-    render(state, status, ERROR, &page, &plain_csp(state))
+    let mut response = render(state, status, ERROR, &page, &plain_csp(state));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // As the JSON APIs do: the database is away for now, try again shortly.
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("1"),
+        );
+    }
+    response
 }
 
 /// The page for a missing or stale CSRF token (or an ended session): 400, nothing changed.

@@ -1,5 +1,7 @@
 //! Row types: what is inserted and what is read back.
 
+use std::borrow::Cow;
+
 use authz_domain::administration::{AdminScopes, AdminToken, StoredAuditEvent};
 use authz_domain::audit::AuditEvent;
 use authz_domain::clients::{
@@ -180,29 +182,67 @@ pub(crate) struct NewAuditRow<'a> {
     pub occurred_at: i64,
     pub action: &'a str,
     pub succeeded: bool,
-    pub client_id: Option<&'a str>,
-    pub actor: &'a str,
-    pub detail: Option<&'a str>,
-    pub remote_addr: Option<&'a str>,
-    pub user_agent: Option<&'a str>,
-    pub request_id: Option<&'a str>,
+    pub client_id: Option<Cow<'a, str>>,
+    pub actor: Cow<'a, str>,
+    pub detail: Option<Cow<'a, str>>,
+    pub remote_addr: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
+    pub repeat_count: i64,
 }
 
 impl<'a> NewAuditRow<'a> {
+    /// The row for `e`, every text made storable (see [`storable`]).
     pub(crate) fn from_event(e: &'a AuditEvent) -> Self {
+        let text = |v: &'a Option<String>| v.as_deref().map(storable);
         Self {
             occurred_at: e.occurred_at,
             action: e.action.as_str(),
             succeeded: e.succeeded,
-            client_id: e.client_id.as_deref(),
-            actor: &e.actor,
-            detail: e.detail.as_deref(),
-            remote_addr: e.context.remote_addr.as_deref(),
-            user_agent: e.context.user_agent.as_deref(),
-            request_id: e.context.request_id.as_deref(),
+            client_id: text(&e.client_id),
+            actor: storable(&e.actor),
+            detail: text(&e.detail),
+            remote_addr: text(&e.context.remote_addr),
+            user_agent: text(&e.context.user_agent),
+            request_id: text(&e.context.request_id),
+            repeat_count: 1,
+        }
+    }
+
+    /// The row for `e` standing for `count` refusals (see `RefusalAggregator`).
+    pub(crate) fn counted(e: &'a AuditEvent, count: u64) -> Self {
+        Self {
+            repeat_count: i64::try_from(count).unwrap_or(i64::MAX),
+            ..Self::from_event(e)
         }
     }
 }
+
+/// Audit text as both backends can store it: PostgreSQL `text` cannot hold NUL, so each NUL is
+/// written as the two characters `\0` (what a request sent stays readable, and a record never
+/// fails for it); and at most [`MAX_AUDIT_TEXT`] characters, since refused requests may quote
+/// anything.
+pub(crate) fn storable(s: &str) -> Cow<'_, str> {
+    let too_long = s.len() > MAX_AUDIT_TEXT && s.chars().nth(MAX_AUDIT_TEXT).is_some();
+    if !too_long && !s.contains('\0') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len().min(MAX_AUDIT_TEXT * 4) + 4);
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX_AUDIT_TEXT {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The most characters of one audit text field.
+pub(crate) const MAX_AUDIT_TEXT: usize = 2048;
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
@@ -217,6 +257,7 @@ pub(crate) struct AuditRow {
     pub remote_addr: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    pub repeat_count: i64,
 }
 
 impl From<AuditRow> for StoredAuditEvent {
@@ -232,6 +273,7 @@ impl From<AuditRow> for StoredAuditEvent {
             remote_addr: r.remote_addr,
             user_agent: r.user_agent,
             request_id: r.request_id,
+            repeat_count: r.repeat_count,
         }
     }
 }
