@@ -6,6 +6,7 @@
 //! on actix's blocking pool, so no async worker ever waits on Argon2 or the database.
 
 pub mod admin;
+pub mod client_ip;
 pub mod discovery;
 pub mod dto;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod extract;
 pub mod form;
 pub mod middleware;
 pub mod pages;
+pub mod rate_limit;
 pub mod registration;
 pub mod responses;
 pub mod tokens;
@@ -55,6 +57,9 @@ pub struct HttpSettings {
     pub jwks_max_age_secs: u64,
     /// `scopes_supported` in the metadata: the scopes the authorization endpoint offers.
     pub scopes_supported: Option<Vec<String>>,
+    /// Rate limits and the trusted proxies (`[rate_limits]`, `server.trusted_proxies`), shared
+    /// by every worker.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 impl HttpSettings {
@@ -68,6 +73,7 @@ impl HttpSettings {
             max_body_bytes: 64 * 1024,
             jwks_max_age_secs: 300,
             scopes_supported: None,
+            rate_limits: Arc::new(rate_limit::RateLimits::disabled()),
         }
     }
 }
@@ -162,6 +168,9 @@ fn cors() -> Cors {
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
             middleware::REQUEST_ID_HEADER,
+            rate_limit::RATELIMIT_LIMIT,
+            rate_limit::RATELIMIT_REMAINING,
+            rate_limit::RATELIMIT_RESET,
         ])
         .max_age(86_400)
 }
@@ -227,6 +236,8 @@ pub fn build_app(
                 .add((header::PRAGMA, "no-cache"))
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
         )
+        // Inside CORS, so a 429 carries the CORS headers a browser needs to read it.
+        .wrap(from_fn(rate_limit::limit))
         .wrap(cors())
         .wrap(from_fn(middleware::json_errors))
         .wrap(TracingLogger::<middleware::RootSpans>::new())

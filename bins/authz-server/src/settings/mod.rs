@@ -10,6 +10,7 @@ mod keys;
 mod limits;
 mod logging;
 mod pages;
+mod rate_limits;
 mod registration;
 mod server;
 mod tokens;
@@ -23,6 +24,7 @@ pub use keys::KeySettings;
 pub use limits::{Argon2Config, LimitSettings};
 pub use logging::{LogFormat, LoggingSettings};
 pub use pages::PagesSettings;
+pub use rate_limits::RateLimitSettings;
 pub use registration::{RegistrationSettings, SoftwareStatementSettings, TrustedIssuerSettings};
 pub use server::ServerSettings;
 pub use tokens::TokenSettings;
@@ -59,6 +61,7 @@ const LIST_KEYS: &[&str] = &[
     "registration.allowed_scopes",
     "admin.allowed_grant_types",
     "authorization.resources",
+    "server.trusted_proxies",
 ];
 
 /// The whole configuration.
@@ -101,6 +104,9 @@ pub struct Settings {
     /// `[users]`.
     #[garde(dive)]
     pub users: UsersSettings,
+    /// `[rate_limits]`.
+    #[garde(dive)]
+    pub rate_limits: RateLimitSettings,
 }
 
 /// Where settings come from.
@@ -198,6 +204,7 @@ impl Settings {
             &mut r.allowed_auth_methods,
             &mut r.allowed_scopes,
             &mut settings.admin.allowed_grant_types,
+            &mut settings.server.trusted_proxies,
         ] {
             *list = list
                 .iter()
@@ -280,6 +287,11 @@ impl Settings {
         http.registration_enabled = self.registration.enabled;
         http.admin_enabled = self.admin.enabled;
         http.max_body_bytes = self.limits.max_body_bytes;
+        let proxies = authz_http::client_ip::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| anyhow!("server.trusted_proxies: {e}"))?;
+        http.rate_limits = Arc::new(authz_http::rate_limit::RateLimits::new(
+            self.rate_limits.policy(proxies),
+        ));
         if !self.server.service_documentation.is_empty() {
             http.service_documentation = self.server.service_documentation.clone();
         }

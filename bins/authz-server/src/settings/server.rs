@@ -30,4 +30,9 @@ pub struct ServerSettings {
     /// How long a client may take to send its request head.
     #[garde(range(min = 100, max = 600_000))]
     pub client_request_timeout_ms: u64,
+    /// Proxies (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-For` name the client;
+    /// empty: the socket peer is the client (authz-http's `client_ip`).
+    #[garde(custom(super::validators::trusted_proxies))]
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }

@@ -14,6 +14,7 @@ mod helpers;
 mod keys_cli;
 mod management;
 mod openapi;
+mod rate_limits;
 mod registration;
 mod registration_errors;
 mod tokens;

@@ -1,0 +1,76 @@
+//! `[rate_limits]`: per-address and global request rates on the open endpoints
+//! (authz-http's `rate_limit` module). Every `*_per_minute` is a sustained rate; `0` turns that
+//! limit off. Every `*_burst` is how many requests may come back to back.
+
+use authz_http::client_ip::TrustedProxies;
+use authz_http::rate_limit::{Rate, RateLimitPolicy};
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+
+/// The largest rate or burst accepted (a million a minute is already "no limit").
+const MAX: u32 = 1_000_000;
+
+/// `[rate_limits]`.
+#[derive(Debug, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// `false`: no request is rate limited.
+    #[garde(skip)]
+    pub enabled: bool,
+    /// `POST /register` per client address, a minute.
+    #[garde(range(max = MAX))]
+    pub registrations_per_ip_per_minute: u32,
+    /// `POST /register` per client address, back to back.
+    #[garde(range(min = 1, max = MAX))]
+    pub registrations_per_ip_burst: u32,
+    /// `POST /register` from all addresses together, a minute (the global ceiling).
+    #[garde(range(max = MAX))]
+    pub registrations_per_minute: u32,
+    /// `POST /register` from all addresses together, back to back.
+    #[garde(range(min = 1, max = MAX))]
+    pub registrations_burst: u32,
+    /// `GET`/`PUT`/`DELETE /register/{client_id}` per client address, a minute.
+    #[garde(range(max = MAX))]
+    pub management_per_ip_per_minute: u32,
+    /// The same, back to back.
+    #[garde(range(min = 1, max = MAX))]
+    pub management_per_ip_burst: u32,
+    /// Failed registration access token or administrator token attempts (`401`) per client
+    /// address, a minute; once spent, the address's token-authenticated requests get `429`.
+    #[garde(range(max = MAX))]
+    pub failed_tokens_per_ip_per_minute: u32,
+    /// The same, back to back.
+    #[garde(range(min = 1, max = MAX))]
+    pub failed_tokens_per_ip_burst: u32,
+    /// `POST /token`, `/introspect` and `/revoke` per client address, a minute.
+    #[garde(range(max = MAX))]
+    pub token_per_ip_per_minute: u32,
+    /// The same, back to back.
+    #[garde(range(min = 1, max = MAX))]
+    pub token_per_ip_burst: u32,
+}
+
+impl RateLimitSettings {
+    /// The policy the HTTP layer enforces, with the trusted proxies of `[server]`.
+    pub fn policy(&self, trusted_proxies: TrustedProxies) -> RateLimitPolicy {
+        let rate = |per_minute, burst| Rate { per_minute, burst };
+        RateLimitPolicy {
+            enabled: self.enabled,
+            trusted_proxies,
+            registrations_per_ip: rate(
+                self.registrations_per_ip_per_minute,
+                self.registrations_per_ip_burst,
+            ),
+            registrations: rate(self.registrations_per_minute, self.registrations_burst),
+            management_per_ip: rate(
+                self.management_per_ip_per_minute,
+                self.management_per_ip_burst,
+            ),
+            failed_tokens_per_ip: rate(
+                self.failed_tokens_per_ip_per_minute,
+                self.failed_tokens_per_ip_burst,
+            ),
+            token_per_ip: rate(self.token_per_ip_per_minute, self.token_per_ip_burst),
+        }
+    }
+}
