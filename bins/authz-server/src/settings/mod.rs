@@ -355,6 +355,8 @@ impl Settings {
             },
             max_client_name_chars: self.limits.max_client_name_chars,
             max_contacts: self.limits.max_contacts,
+            max_scopes: self.limits.max_scopes,
+            max_jwks_bytes: self.limits.max_jwks_bytes,
             default_scope: Scope::parse(&r.default_scope).ok().flatten(),
             allowed_scopes: (!r.allowed_scopes.is_empty()).then(|| r.allowed_scopes.clone()),
             software_statements: SoftwareStatementPolicy {

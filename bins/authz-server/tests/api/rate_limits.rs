@@ -258,6 +258,41 @@ on_both_backends! {
         assert!(addrs.iter().all(|a| a.as_deref() == Some("127.0.0.1")), "{addrs:?}");
     }
 
+    async fn every_size_limit_is_a_knob_and_its_refusal_names_it(backend: Backend) {
+        let app = spawn_app_with(backend, &[
+            ("limits.max_body_bytes", "4096"),
+            ("limits.max_redirect_uris", "2"),
+            ("limits.max_uri_length", "100"),
+            ("limits.max_client_name_chars", "10"),
+            ("limits.max_contacts", "1"),
+            ("limits.max_scopes", "2"),
+            ("limits.max_jwks_bytes", "1024"),
+        ]).await;
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("redirect_uris", json!(["http://127.0.0.1/a", "http://127.0.0.1/b", "http://127.0.0.1/c"]), "3 values is more than the 2 allowed"),
+            ("redirect_uris", json!([format!("http://127.0.0.1/{}", "a".repeat(100))]), "is longer than the 100 allowed"),
+            ("client_name", json!("Eleven char"), "11 characters is longer than the 10 allowed"),
+            ("contacts", json!(["a@example.com", "b@example.com"]), "2 values is more than the 1 allowed"),
+            ("scope", json!("read write admin"), "3 scope values is more than the 2 allowed"),
+            ("jwks", json!({"keys": [{"kty": "RSA", "e": "AQAB", "n": "x".repeat(1100)}]}), "is larger than the 1024 allowed"),
+        ];
+        for (member, value, expected) in cases {
+            let mut body = public_client();
+            body[member] = value;
+            let res = app.register(&body).await;
+            let code = if member == "redirect_uris" { "invalid_redirect_uri" } else { "invalid_client_metadata" };
+            let description = assert_error(res, 400, code).await;
+            assert!(description.starts_with(member) && description.contains(expected), "{member}: {description}");
+        }
+        let mut body = public_client();
+        body["software_id"] = json!("x".repeat(5000));
+        let res = app.register(&body).await;
+        assert_eq!(res.status().as_u16(), 413);
+        let text = res.text().await.expect("body");
+        assert!(text.contains("larger than the 4096 bytes allowed"), "{text}");
+        assert_eq!(stored_clients(&app), 0, "nothing stored");
+    }
+
     async fn with_limits_off_a_burst_passes(backend: Backend) {
         let app = spawn_app_with(backend, &[
             ("rate_limits.enabled", "false"),
