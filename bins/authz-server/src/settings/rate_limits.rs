@@ -2,6 +2,7 @@
 //! (authz-http's `rate_limit` module). Every `*_per_minute` is a sustained rate; `0` turns that
 //! limit off. Every `*_burst` is how many requests may come back to back.
 
+use authz_domain::users::{SignInThrottlePolicy, ThrottleThresholds};
 use authz_http::client_ip::TrustedProxies;
 use authz_http::rate_limit::{Rate, RateLimitPolicy};
 use garde::Validate;
@@ -48,9 +49,54 @@ pub struct RateLimitSettings {
     /// The same, back to back.
     #[garde(range(min = 1, max = MAX))]
     pub token_per_ip_burst: u32,
+    /// `false`: failed sign-ins are not throttled (independent of `enabled`).
+    #[garde(skip)]
+    pub sign_in_throttling: bool,
+    /// Failed sign-ins for one account that cost nothing.
+    #[garde(range(max = 1000))]
+    pub sign_in_account_free_failures: u32,
+    /// Failed sign-ins for one account after which it is locked for `sign_in_lock_secs`.
+    #[garde(range(min = 1, max = 100_000))]
+    pub sign_in_account_lock_after_failures: u32,
+    /// Failed sign-ins from one address that cost nothing.
+    #[garde(range(max = 100_000))]
+    pub sign_in_address_free_failures: u32,
+    /// Failed sign-ins from one address after which it is locked for `sign_in_lock_secs`.
+    #[garde(range(min = 1, max = 1_000_000))]
+    pub sign_in_address_lock_after_failures: u32,
+    /// The longest wait between attempts before a lock, in seconds.
+    #[garde(range(min = 1, max = 3600))]
+    pub sign_in_max_delay_secs: u32,
+    /// How long a lock lasts, in seconds.
+    #[garde(range(min = 1, max = 86_400))]
+    pub sign_in_lock_secs: u32,
+    /// After a lock, no new lock of the same account or address for this long, in seconds.
+    #[garde(range(min = 0, max = 2_592_000))]
+    pub sign_in_lock_cooldown_secs: u32,
+    /// Failures older than this are forgotten, in seconds.
+    #[garde(range(min = 60, max = 2_592_000))]
+    pub sign_in_forget_after_secs: u32,
 }
 
 impl RateLimitSettings {
+    /// The sign-in throttling policy; `None` when `sign_in_throttling = false`.
+    pub fn sign_in_policy(&self) -> Option<SignInThrottlePolicy> {
+        self.sign_in_throttling.then(|| SignInThrottlePolicy {
+            account: ThrottleThresholds {
+                free_failures: self.sign_in_account_free_failures,
+                lock_after_failures: self.sign_in_account_lock_after_failures,
+            },
+            address: ThrottleThresholds {
+                free_failures: self.sign_in_address_free_failures,
+                lock_after_failures: self.sign_in_address_lock_after_failures,
+            },
+            max_delay_secs: i64::from(self.sign_in_max_delay_secs),
+            lock_secs: i64::from(self.sign_in_lock_secs),
+            lock_cooldown_secs: i64::from(self.sign_in_lock_cooldown_secs),
+            forget_after_secs: i64::from(self.sign_in_forget_after_secs),
+        })
+    }
+
     /// The policy the HTTP layer enforces, with the trusted proxies of `[server]`.
     pub fn policy(&self, trusted_proxies: TrustedProxies) -> RateLimitPolicy {
         let rate = |per_minute, burst| Rate { per_minute, burst };

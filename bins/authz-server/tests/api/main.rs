@@ -17,5 +17,6 @@ mod openapi;
 mod rate_limits;
 mod registration;
 mod registration_errors;
+mod sign_in_throttle;
 mod tokens;
 mod users_cli;
