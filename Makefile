@@ -5,7 +5,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-tokens loadtest-admin migrate doc e2e
+.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-tokens loadtest-admin loadtest-limits migrate doc e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ loadtest-tokens: deps ## refresh (chained rotation), code exchange, introspectio
 loadtest-admin: deps ## latency of GET /admin/clients pages and searches at 1M clients, SQLite then PostgreSQL (needs wrk)
 	scripts/loadtest-admin.sh sqlite
 	scripts/loadtest-admin.sh postgres
+
+loadtest-limits: deps ## cost of the rate limits on POST /register, and other clients' p99 during floods, SQLite (needs wrk)
+	scripts/loadtest-limits.sh
 
 migrate: deps ## Apply pending migrations to the configured database
 	$(CARGO) run --release -p authz-server -- migrate
