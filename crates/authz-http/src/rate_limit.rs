@@ -15,6 +15,11 @@
 //! seconds until the whole burst is available again), and a JSON error naming the limit. Allowed
 //! requests carry the same three fields.
 //!
+//! A refusal is held for `refusal_delay_ms` (at most its `Retry-After`, at most
+//! `max_delayed_refusals` at once) before it is sent: a flood over a fixed number of connections
+//! then costs the server a few timers instead of thousands of responses a second, which keeps
+//! other clients' latency (measured in docs/performance.md).
+//!
 //! Failed registration-access-token or administrator-token attempts have their own, much smaller
 //! budget: once it is spent the address is refused (`429`) for every token-authenticated request
 //! until the next attempt would fit, *before* the handler runs, so a refused guess costs no token
@@ -28,8 +33,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -96,6 +101,13 @@ pub struct RateLimitPolicy {
     pub failed_tokens_per_ip: Rate,
     /// `/token`, `/introspect`, `/revoke` per address.
     pub token_per_ip: Rate,
+    /// How long a refusal is held before it is sent (at most its `Retry-After`): a client that
+    /// floods with a fixed number of connections then sends a handful of requests a second
+    /// instead of thousands. Zero: answer at once.
+    pub refusal_delay: Duration,
+    /// The most refusals held at once; past it, refusals are sent at once (a bound on the
+    /// connections and timers a flood can make the server keep).
+    pub max_delayed_refusals: usize,
 }
 
 impl RateLimitPolicy {
@@ -109,6 +121,8 @@ impl RateLimitPolicy {
             management_per_ip: Rate::OFF,
             failed_tokens_per_ip: Rate::OFF,
             token_per_ip: Rate::OFF,
+            refusal_delay: Duration::ZERO,
+            max_delayed_refusals: 0,
         }
     }
 }
@@ -178,6 +192,8 @@ pub struct RateLimits {
     blocked: Mutex<HashMap<IpAddr, Instant>>,
     /// Limited requests seen, to prune idle state now and then.
     seen: AtomicU64,
+    /// Refusals being held now.
+    delayed: Arc<AtomicUsize>,
 }
 
 impl fmt::Debug for RateLimits {
@@ -239,6 +255,16 @@ impl Standing {
     }
 }
 
+/// One held refusal; frees its slot when dropped.
+#[derive(Debug)]
+struct DelaySlot(Arc<AtomicUsize>);
+
+impl Drop for DelaySlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A refusal: what to answer.
 #[derive(Debug)]
 struct Refusal {
@@ -288,6 +314,7 @@ impl RateLimits {
             ),
             blocked: Mutex::new(HashMap::new()),
             seen: AtomicU64::new(0),
+            delayed: Arc::new(AtomicUsize::new(0)),
             policy,
         }
     }
@@ -388,6 +415,25 @@ impl RateLimits {
             }
             limit.refusals.refused(limit.key, ip);
         }
+    }
+
+    /// How long to hold a refusal that says `retry_after_secs`, with the slot it takes; `None`:
+    /// send it at once (no delay configured, or [`RateLimitPolicy::max_delayed_refusals`] held).
+    fn hold(&self, retry_after_secs: u64) -> Option<(Duration, DelaySlot)> {
+        let delay = self
+            .policy
+            .refusal_delay
+            .min(Duration::from_secs(retry_after_secs));
+        if delay.is_zero() {
+            return None;
+        }
+        let max = self.policy.max_delayed_refusals;
+        self.delayed
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| (delay, DelaySlot(self.delayed.clone())))
     }
 
     /// Drops idle per-address state now and then, so memory follows the active addresses.
@@ -491,6 +537,9 @@ pub async fn limit(
     let standing = match limits.admit(class, ip) {
         Ok(standing) => standing,
         Err(refusal) => {
+            if let Some((delay, _slot)) = limits.hold(refusal.retry_after_secs) {
+                actix_web::rt::time::sleep(delay).await;
+            }
             return Ok(req.into_response(too_many_requests(refusal)));
         }
     };
@@ -602,6 +651,26 @@ mod tests {
         assert!(
             limits.admit(Class::Registration, a).is_ok(),
             "registration has its own limit"
+        );
+    }
+
+    #[test]
+    fn refusals_are_held_up_to_the_cap() {
+        let limits = RateLimits::new(RateLimitPolicy {
+            refusal_delay: Duration::from_millis(1500),
+            max_delayed_refusals: 2,
+            ..policy()
+        });
+        let (delay, first) = limits.hold(60).expect("held");
+        assert_eq!(delay, Duration::from_millis(1500));
+        let (delay, _second) = limits.hold(1).expect("held");
+        assert_eq!(delay, Duration::from_secs(1), "never past Retry-After");
+        assert!(limits.hold(60).is_none(), "the cap");
+        drop(first);
+        assert!(limits.hold(60).is_some(), "a slot came free");
+        assert!(
+            RateLimits::new(policy()).hold(60).is_none(),
+            "no delay configured"
         );
     }
 

@@ -49,6 +49,13 @@ pub struct RateLimitSettings {
     /// The same, back to back.
     #[garde(range(min = 1, max = MAX))]
     pub token_per_ip_burst: u32,
+    /// How long a `429` is held before it is sent (at most its `Retry-After`), in milliseconds;
+    /// 0: at once.
+    #[garde(range(max = 10_000))]
+    pub refusal_delay_ms: u64,
+    /// The most `429`s held at once; past it they are sent at once.
+    #[garde(range(max = 1_000_000))]
+    pub max_delayed_refusals: usize,
     /// `false`: failed sign-ins are not throttled (independent of `enabled`).
     #[garde(skip)]
     pub sign_in_throttling: bool,
@@ -117,6 +124,8 @@ impl RateLimitSettings {
                 self.failed_tokens_per_ip_burst,
             ),
             token_per_ip: rate(self.token_per_ip_per_minute, self.token_per_ip_burst),
+            refusal_delay: std::time::Duration::from_millis(self.refusal_delay_ms),
+            max_delayed_refusals: self.max_delayed_refusals,
         }
     }
 }

@@ -293,6 +293,24 @@ on_both_backends! {
         assert_eq!(stored_clients(&app), 0, "nothing stored");
     }
 
+    async fn a_refusal_is_held_before_it_is_sent(backend: Backend) {
+        let app = spawn_app_with(backend, &[
+            ("rate_limits.registrations_per_ip_per_minute", "1"),
+            ("rate_limits.registrations_per_ip_burst", "1"),
+            ("rate_limits.refusal_delay_ms", "400"),
+        ]).await;
+        assert_eq!(app.register(&public_client()).await.status().as_u16(), 201);
+        let started = Instant::now();
+        let res = app.register(&public_client()).await;
+        assert!(started.elapsed() >= Duration::from_millis(400), "held {:?}", started.elapsed());
+        assert_limited(res, "rate_limits.registrations_per_ip_per_minute").await;
+        // Other requests are not held.
+        let started = Instant::now();
+        let res = app.http.get(app.url("/health")).send().await.expect("sent");
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(started.elapsed() < Duration::from_millis(400));
+    }
+
     async fn with_limits_off_a_burst_passes(backend: Backend) {
         let app = spawn_app_with(backend, &[
             ("rate_limits.enabled", "false"),
