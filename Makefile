@@ -5,7 +5,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .DEFAULT_GOAL := help
-.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-tokens loadtest-admin loadtest-slow fuzz-api migrate doc e2e outage-test exit-crash-test
+.PHONY: help deps run test check fmt fmt-check lint purity deny bench loadtest loadtest-read loadtest-tokens loadtest-admin loadtest-slow fuzz-api migrate doc e2e outage-test exit-crash-test loadtest-limits
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ loadtest-slow: deps ## 300 slow clients against a server with ulimit -n 256, bef
 # Not part of `make test`: it installs schemathesis from PyPI once and runs for FUZZ_SECONDS (120).
 fuzz-api: deps ## Schemathesis against /openapi.json for a bounded time; fails on any 5xx or schema violation
 	scripts/fuzz-api.sh
+
+loadtest-limits: deps ## cost of the rate limits on POST /register, and other clients' p99 during floods, SQLite (needs wrk)
+	scripts/loadtest-limits.sh
 
 migrate: deps ## Apply pending migrations to the configured database
 	$(CARGO) run --release -p authz-server -- migrate

@@ -54,7 +54,7 @@ target/release/authz-server migrate >/dev/null
 python3 scripts/seed_clients.py "$backend" "$target" "$SIZE" "${seed_flags[@]}"
 token=$(target/release/authz-server admin-token create --name bench --scope client:read 2>/dev/null)
 
-AUTHZ__SERVER__BIND=127.0.0.1:0 AUTHZ__SERVER__WORKERS="$WORKERS" \
+AUTHZ__SERVER__BIND=127.0.0.1:0 AUTHZ__SERVER__WORKERS="$WORKERS" AUTHZ__RATE_LIMITS__ENABLED=false \
   target/release/authz-server >"$work/stdout" 2>"$work/stderr" &
 server_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/stdout" 2>/dev/null && break; sleep 0.1; done

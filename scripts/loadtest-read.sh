@@ -53,6 +53,7 @@ for size in $SIZES; do
   AUTHZ__DATABASE__URL="$url" AUTHZ__LOGGING__LEVEL=warn target/release/authz-server migrate >/dev/null
   python3 scripts/seed_clients.py "$backend" "$seed_target" "$size"
   AUTHZ__DATABASE__URL="$url" AUTHZ__SERVER__BIND=127.0.0.1:0 AUTHZ__SERVER__WORKERS="$WORKERS" \
+    AUTHZ__RATE_LIMITS__ENABLED=false \
     AUTHZ__LOGGING__LEVEL=warn target/release/authz-server >"$work/stdout" 2>"$work/stderr" &
   server_pid=$!
   for _ in $(seq 100); do grep -q listening "$work/stdout" 2>/dev/null && break; sleep 0.1; done

@@ -60,6 +60,7 @@ fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 export AUTHZ__DATABASE__URL="$url" AUTHZ__LOGGING__LEVEL=warn AUTHZ__SERVER__WORKERS="$WORKERS" \
+  AUTHZ__RATE_LIMITS__ENABLED=false \
   AUTHZ__SERVER__BIND="127.0.0.1:$port" AUTHZ__SERVER__PUBLIC_BASE_URL="$base" \
   AUTHZ__KEYS__KEY_ENCRYPTION_KEY_FILE="$work/authz.kek" \
   AUTHZ__AUTHORIZATION__CODE_LIFETIME_SECS=600 # the longest allowed: CODES are made before the run

@@ -26,6 +26,7 @@ cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 
 AUTHZ__DATABASE__URL="sqlite://$db" AUTHZ__SERVER__BIND=127.0.0.1:0 AUTHZ__SERVER__WORKERS="$WORKERS" \
+  AUTHZ__RATE_LIMITS__ENABLED=false \
   AUTHZ__LOGGING__LEVEL=warn target/release/authz-server >"$work/stdout" 2>"$work/stderr" &
 server_pid=$!
 for _ in $(seq 100); do grep -q listening "$work/stdout" 2>/dev/null && break; sleep 0.1; done

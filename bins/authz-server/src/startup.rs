@@ -20,8 +20,8 @@ use authz_http::pages::{self, PagesState};
 use authz_http::{build_app, AppState};
 use authz_storage::clients::DieselClientRepository;
 use authz_storage::{
-    Database, DieselAuditLog, DieselAuthorizationStore, DieselSigningKeys, DieselTokenStore,
-    DieselUserStore,
+    Database, DieselAuditLog, DieselAuthorizationStore, DieselSignInThrottle, DieselSigningKeys,
+    DieselTokenStore, DieselUserStore,
 };
 
 use crate::settings::Settings;
@@ -127,6 +127,13 @@ impl Services {
         .with_password_policy(settings.users.password_policy())
         .with_session_policy(settings.users.session_policy())
         .with_grants(grants);
+        let users = match settings.rate_limits.sign_in_policy() {
+            Some(policy) => users.with_sign_in_throttle(
+                Arc::new(DieselSignInThrottle::new(database.clone())),
+                policy,
+            ),
+            None => users,
+        };
         let consents = ConsentService::new(user_store.clone(), audit.clone(), clock.clone());
 
         let authorization_policy = settings.authorization_policy()?;

@@ -407,7 +407,7 @@ impl FromRequest for BearerToken {
 /// Where a request came from, for the audit trail.
 pub fn request_context(req: &HttpRequest) -> RequestContext {
     RequestContext {
-        remote_addr: req.peer_addr().map(|a| a.ip().to_string()),
+        remote_addr: crate::client_ip::client_ip(req).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

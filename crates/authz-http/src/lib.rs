@@ -6,6 +6,7 @@
 //! on actix's blocking pool, so no async worker ever waits on Argon2 or the database.
 
 pub mod admin;
+pub mod client_ip;
 pub mod discovery;
 pub mod dto;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod middleware;
 pub mod openapi_limits;
 pub mod overload;
 pub mod pages;
+pub mod rate_limit;
 pub mod registration;
 pub mod responses;
 pub mod slow_clients;
@@ -68,6 +70,9 @@ pub struct HttpSettings {
     pub body_read_timeout: std::time::Duration,
     /// Requests of one worker that may wait for their bodies at once ([`slow_clients`]).
     pub max_pending_bodies: usize,
+    /// Rate limits and the trusted proxies (`[rate_limits]`, `server.trusted_proxies`), shared
+    /// by every worker.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 impl HttpSettings {
@@ -83,6 +88,7 @@ impl HttpSettings {
             scopes_supported: None,
             body_read_timeout: std::time::Duration::from_secs(10),
             max_pending_bodies: usize::MAX,
+            rate_limits: Arc::new(rate_limit::RateLimits::disabled()),
         }
     }
 }
@@ -185,6 +191,9 @@ fn cors() -> Cors {
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
             middleware::REQUEST_ID_HEADER,
+            rate_limit::RATELIMIT_LIMIT,
+            rate_limit::RATELIMIT_REMAINING,
+            rate_limit::RATELIMIT_RESET,
         ])
         .max_age(86_400)
 }
@@ -281,6 +290,8 @@ pub fn build_app(
                 .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
         )
         .wrap(from_fn(storable::refuse_unstorable))
+        // Inside CORS, so a 429 carries the CORS headers a browser needs to read it.
+        .wrap(from_fn(rate_limit::limit))
         .wrap(cors())
         .wrap(from_fn(middleware::json_errors))
         .wrap(from_fn(slow_clients::body_read_deadline))

@@ -14,6 +14,7 @@ mod keys;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod throttle;
 mod tokens;
 pub mod users;
 
@@ -24,5 +25,6 @@ pub use database::{
 };
 pub use error::StorageError;
 pub use keys::DieselSigningKeys;
+pub use throttle::DieselSignInThrottle;
 pub use tokens::DieselTokenStore;
 pub use users::DieselUserStore;

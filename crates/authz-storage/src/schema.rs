@@ -191,6 +191,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sign_in_throttle (key_digest) {
+        key_digest -> Binary,
+        failures -> BigInt,
+        last_failure_at -> BigInt,
+        locked_until -> BigInt,
+        last_locked_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     registration_access_tokens,
@@ -206,5 +216,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorization_codes,
     refresh_families,
     refresh_tokens,
-    revoked_access_tokens
+    revoked_access_tokens,
+    sign_in_throttle
 );

@@ -22,6 +22,12 @@ pub struct LimitSettings {
     /// Most contacts.
     #[garde(range(max = 1000))]
     pub max_contacts: usize,
+    /// Most space-separated values in a client's registered `scope`.
+    #[garde(range(min = 1, max = 1000))]
+    pub max_scopes: usize,
+    /// Largest `jwks` a client may register, in bytes of compact JSON.
+    #[garde(range(min = 1024, max = 1_048_576))]
+    pub max_jwks_bytes: usize,
 }
 
 /// `[argon2]`.

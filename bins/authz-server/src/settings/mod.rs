@@ -12,6 +12,7 @@ mod keys;
 mod limits;
 mod logging;
 mod pages;
+mod rate_limits;
 mod registration;
 mod server;
 mod tokens;
@@ -27,6 +28,7 @@ pub use keys::KeySettings;
 pub use limits::{Argon2Config, LimitSettings};
 pub use logging::{LogFormat, LoggingSettings};
 pub use pages::PagesSettings;
+pub use rate_limits::RateLimitSettings;
 pub use registration::{RegistrationSettings, SoftwareStatementSettings, TrustedIssuerSettings};
 pub use server::ServerSettings;
 pub use tokens::TokenSettings;
@@ -63,6 +65,7 @@ const LIST_KEYS: &[&str] = &[
     "registration.allowed_scopes",
     "admin.allowed_grant_types",
     "authorization.resources",
+    "server.trusted_proxies",
 ];
 
 /// The whole configuration.
@@ -108,6 +111,9 @@ pub struct Settings {
     /// `[audit]`.
     #[garde(dive)]
     pub audit: AuditSettings,
+    /// `[rate_limits]`.
+    #[garde(dive)]
+    pub rate_limits: RateLimitSettings,
 }
 
 /// Where settings come from.
@@ -206,6 +212,7 @@ impl Settings {
             &mut r.allowed_scopes,
             &mut settings.admin.allowed_grant_types,
             &mut settings.authorization.resources,
+            &mut settings.server.trusted_proxies,
         ] {
             *list = list
                 .iter()
@@ -290,6 +297,11 @@ impl Settings {
         http.max_body_bytes = self.limits.max_body_bytes;
         http.body_read_timeout = Duration::from_secs(self.server.body_read_timeout_secs);
         http.max_pending_bodies = crate::connections::max_pending_bodies(self);
+        let proxies = authz_http::client_ip::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(|e| anyhow!("server.trusted_proxies: {e}"))?;
+        http.rate_limits = Arc::new(authz_http::rate_limit::RateLimits::new(
+            self.rate_limits.policy(proxies),
+        ));
         if !self.server.service_documentation.is_empty() {
             http.service_documentation = self.server.service_documentation.clone();
         }
@@ -354,6 +366,8 @@ impl Settings {
             },
             max_client_name_chars: self.limits.max_client_name_chars,
             max_contacts: self.limits.max_contacts,
+            max_scopes: self.limits.max_scopes,
+            max_jwks_bytes: self.limits.max_jwks_bytes,
             default_scope: Scope::parse(&r.default_scope).ok().flatten(),
             allowed_scopes: (!r.allowed_scopes.is_empty()).then(|| r.allowed_scopes.clone()),
             software_statements: SoftwareStatementPolicy {

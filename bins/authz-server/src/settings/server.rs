@@ -44,6 +44,11 @@ pub struct ServerSettings {
     /// Most requests in progress at once; beyond, 503 at once (0: no bound).
     #[garde(range(max = 1_000_000))]
     pub max_requests_in_flight: usize,
+    /// Proxies (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-For` name the client;
+    /// empty: the socket peer is the client (authz-http's `client_ip`).
+    #[garde(custom(super::validators::trusted_proxies))]
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The one normalisation of `server.public_base_url`: the URL in its RFC 3986 §6.2.2 normal form

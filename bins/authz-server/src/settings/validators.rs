@@ -118,3 +118,9 @@ pub(super) fn log_filter(value: &str, _: &()) -> garde::Result {
         .map(|_| ())
         .map_err(|e| garde::Error::new(format!("not a tracing filter ({e}); expected such as \"info\" or \"info,authz_http=debug\"")))
 }
+
+pub(super) fn trusted_proxies(value: &[String], _: &()) -> garde::Result {
+    authz_http::client_ip::TrustedProxies::parse(value)
+        .map(|_| ())
+        .map_err(garde::Error::new)
+}

@@ -227,7 +227,10 @@ impl ClientMetadata {
                     .map_err(|e| RegistrationError::metadata(format!("jwks_uri: {e}")))?,
             ),
         };
-        let jwks = f.get("jwks").map(parse_jwks).transpose()?;
+        let jwks = f
+            .get("jwks")
+            .map(|v| parse_jwks(v, policy.max_jwks_bytes))
+            .transpose()?;
         if jwks.is_some() && jwks_uri.is_some() {
             return Err(RegistrationError::metadata(
                 "jwks and jwks_uri: send one or the other, not both (RFC 7591 §2)",
@@ -737,6 +740,13 @@ fn parse_scope(
     let Some(scope) = requested else {
         return Ok(policy.default_scope.clone());
     };
+    let count = scope.tokens().count();
+    if count > policy.max_scopes {
+        return Err(RegistrationError::metadata(format!(
+            "scope: {count} scope values is more than the {} allowed",
+            policy.max_scopes
+        )));
+    }
     let Some(allowed) = &policy.allowed_scopes else {
         return Ok(Some(scope));
     };
@@ -861,7 +871,14 @@ fn parse_contacts(
 /// Members of a JWK that hold private key material (RFC 7518 §6).
 const PRIVATE_JWK_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-fn parse_jwks(value: &Value) -> Result<Value, RegistrationError> {
+fn parse_jwks(value: &Value, max_bytes: usize) -> Result<Value, RegistrationError> {
+    // Compact JSON, as stored: a bound on what one registration may make the server keep.
+    let size = serde_json::to_string(value).map_or(usize::MAX, |s| s.len());
+    if size > max_bytes {
+        return Err(RegistrationError::metadata(format!(
+            "jwks: {size} bytes is larger than the {max_bytes} allowed"
+        )));
+    }
     let Value::Object(set) = value else {
         return Err(RegistrationError::metadata(format!(
             "jwks: expected a JWK Set object {{\"keys\": [...]}}, got {}",

@@ -64,6 +64,10 @@ pub struct RegistrationPolicy {
     pub max_client_name_chars: usize,
     /// The most `contacts`.
     pub max_contacts: usize,
+    /// The most space-separated tokens in `scope`.
+    pub max_scopes: usize,
+    /// The largest `jwks`, in bytes of compact JSON.
+    pub max_jwks_bytes: usize,
     /// The longest free-text value such as `software_id` (in characters).
     pub max_text_chars: usize,
     /// The most language-tagged variants (`client_name#fr`, …) one client may register.
@@ -92,6 +96,8 @@ impl Default for RegistrationPolicy {
             redirect_uris: RedirectUriPolicy::default(),
             max_client_name_chars: 200,
             max_contacts: 10,
+            max_scopes: 50,
+            max_jwks_bytes: 16_384,
             max_text_chars: 255,
             max_localized_values: 32,
             default_scope: None,

@@ -910,3 +910,34 @@ fn a_storage_failure_is_reported_without_detail_to_the_client() {
     assert_eq!(err.code(), ErrorCode::TemporarilyUnavailable);
     assert!(!err.is_client_error());
 }
+
+#[test]
+fn scope_count_and_jwks_size_have_limits_that_refusals_name() {
+    let policy = RegistrationPolicy {
+        max_scopes: 3,
+        max_jwks_bytes: 200,
+        ..RegistrationPolicy::default()
+    };
+    assert!(parse_with(with(minimal(), "scope", json!("a b c")), &policy).is_ok());
+    let e = parse_with(with(minimal(), "scope", json!("a b c d")), &policy).expect_err("4 > 3");
+    assert_eq!(
+        e.to_string(),
+        "scope: 4 scope values is more than the 3 allowed"
+    );
+    let small = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]});
+    assert!(parse_with(with(minimal(), "jwks", small), &policy).is_ok());
+    let big = json!({"keys": [{"kty": "RSA", "e": "AQAB", "n": "x".repeat(300)}]});
+    let e = parse_with(with(minimal(), "jwks", big), &policy).expect_err("too big");
+    assert!(
+        e.to_string().starts_with("jwks: ")
+            && e.to_string().contains("larger than the 200 allowed"),
+        "{e}"
+    );
+    // The defaults: 50 scope values, 16 KiB of keys.
+    let fifty_one: Vec<String> = (0..51).map(|i| format!("s{i}")).collect();
+    assert!(
+        refused(with(minimal(), "scope", json!(fifty_one.join(" "))))
+            .1
+            .contains("more than the 50 allowed")
+    );
+}

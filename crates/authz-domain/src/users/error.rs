@@ -50,6 +50,15 @@ pub enum SignInError {
     /// Unknown user, wrong password or disabled account ([`INVALID_CREDENTIALS_MESSAGE`]).
     #[error("{}", INVALID_CREDENTIALS_MESSAGE)]
     InvalidCredentials,
+    /// Too many recent failures for this account or this client address: the password was not
+    /// checked. The same for every account name, existing or not.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until an attempt is allowed again.
+        retry_after_secs: u64,
+        /// Whether this is a lock (rather than a short slow-down).
+        locked: bool,
+    },
     /// Storage failed.
     #[error(transparent)]
     Repository(#[from] RepositoryError),

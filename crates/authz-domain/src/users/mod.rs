@@ -18,6 +18,7 @@ pub mod memory;
 mod ports;
 mod service;
 mod session;
+mod throttle;
 mod user;
 mod values;
 
@@ -28,6 +29,10 @@ pub use memory::InMemoryUserStore;
 pub use ports::{ConsentRepository, SessionRepository, UserGrants, UserRepository};
 pub use service::{user_actor, ConsentService, SignedIn, UserService};
 pub use session::{Session, SessionId, SessionPolicy};
+pub use throttle::{
+    throttle_key, SignInThrottlePolicy, SignInThrottleRepository, ThrottleKind, ThrottleState,
+    ThrottleThresholds,
+};
 pub use user::{AuthenticatedUser, User, UserPage, UserQuery, MAX_USERS_PER_PAGE};
 pub use values::{
     parse_display_name, Password, PasswordPolicy, UserId, Username, MAX_DISPLAY_NAME_CHARS,

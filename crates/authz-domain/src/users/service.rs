@@ -11,13 +11,14 @@ use super::consent::ConsentRecord;
 use super::error::{SignInError, UserError};
 use super::ports::{ConsentRepository, SessionRepository, UserGrants, UserRepository};
 use super::session::{Session, SessionId, SessionPolicy};
+use super::throttle::{throttle_key, SignInThrottlePolicy, SignInThrottleRepository, ThrottleKind};
 use super::user::{AuthenticatedUser, User, UserPage, UserQuery};
 use super::values::{parse_display_name, Password, PasswordPolicy, UserId, Username};
 use crate::client_registration::{
     AuditAction, AuditEvent, AuditLog, RepositoryError, RequestContext,
 };
 use crate::clock::Clock;
-use crate::credentials::{RandomSource, SecretHasher};
+use crate::credentials::{RandomSource, SecretHasher, TokenDigest};
 
 /// How audit records name a signed-in user: `user:ID`.
 pub fn user_actor(id: &UserId) -> String {
@@ -70,6 +71,7 @@ pub struct UserService {
     password_policy: PasswordPolicy,
     session_policy: SessionPolicy,
     grants: Option<Arc<dyn UserGrants>>,
+    throttle: Option<(Arc<dyn SignInThrottleRepository>, SignInThrottlePolicy)>,
 }
 
 impl UserService {
@@ -96,7 +98,19 @@ impl UserService {
             password_policy: PasswordPolicy::default(),
             session_policy: SessionPolicy::default(),
             grants: None,
+            throttle: None,
         }
+    }
+
+    /// The same service throttling failed sign-ins per account and per client address
+    /// ([`super::throttle`]), with the state in `store`.
+    pub fn with_sign_in_throttle(
+        mut self,
+        store: Arc<dyn SignInThrottleRepository>,
+        policy: SignInThrottlePolicy,
+    ) -> Self {
+        self.throttle = Some((store, policy));
+        self
     }
 
     /// The same service ending a disabled user's grants through `grants`.
@@ -280,9 +294,15 @@ impl UserService {
                 Err(e) => e.into(),
             }
         };
+        let keys = throttle_keys(username, context);
+        self.check_throttle(&keys)?;
         let user = match self.authenticator.authenticate(username, password) {
             Ok(user) => user,
-            Err(SignInError::InvalidCredentials) => return Err(refuse(self.clock.now())),
+            Err(SignInError::InvalidCredentials) => {
+                let now = self.clock.now();
+                self.count_failure(&keys, now)?;
+                return Err(refuse(now));
+            }
             Err(e) => return Err(e),
         };
         let now = self.clock.now();
@@ -300,11 +320,20 @@ impl UserService {
         );
         let replacing = previous.map(SessionId::digest);
         match self.sessions.insert(&session, replacing.as_ref(), &audit) {
-            Ok(()) => Ok(SignedIn {
-                session_id,
-                session,
-                user,
-            }),
+            Ok(()) => {
+                // A success clears the account's failures (not the address's: one attacker's own
+                // account must not reset the budget of their guesses at others).
+                if let (Some((store, _)), Some((ThrottleKind::Account, key))) =
+                    (&self.throttle, keys.first())
+                {
+                    store.clear(key)?;
+                }
+                Ok(SignedIn {
+                    session_id,
+                    session,
+                    user,
+                })
+            }
             // Disabled (or removed) between the password check and now.
             Err(RepositoryError::NotFound(_)) => Err(refuse(now)),
             Err(e) => Err(e.into()),
@@ -359,9 +388,70 @@ impl UserService {
     }
 
     /// Deletes every expired session; returns how many (for a periodic clean-up).
+    /// Also forgets sign-in throttle state that no longer matters.
     pub fn purge_expired_sessions(&self) -> Result<u64, UserError> {
-        Ok(self.sessions.delete_expired(self.clock.now())?)
+        let now = self.clock.now();
+        if let Some((store, policy)) = &self.throttle {
+            store.purge(policy.purge_horizon(now))?;
+        }
+        Ok(self.sessions.delete_expired(now)?)
     }
+
+    /// Refuses an attempt while any of its keys must wait ([`SignInError::Throttled`]).
+    fn check_throttle(&self, keys: &[(ThrottleKind, TokenDigest)]) -> Result<(), SignInError> {
+        let Some((store, policy)) = &self.throttle else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let mut longest: Option<(i64, bool)> = None;
+        for (kind, key) in keys {
+            let Some(state) = store.find(key)? else {
+                continue;
+            };
+            if let Some(wait) = policy.wait(*kind, &state, now) {
+                if longest.is_none_or(|l| wait.0 > l.0) {
+                    longest = Some(wait);
+                }
+            }
+        }
+        match longest {
+            Some((secs, locked)) => Err(SignInError::Throttled {
+                retry_after_secs: u64::try_from(secs.max(1)).unwrap_or(1),
+                locked,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one failed attempt against each key.
+    fn count_failure(
+        &self,
+        keys: &[(ThrottleKind, TokenDigest)],
+        now: i64,
+    ) -> Result<(), SignInError> {
+        let Some((store, policy)) = &self.throttle else {
+            return Ok(());
+        };
+        for (kind, key) in keys {
+            store.update(key, &|s| policy.after_failure(*kind, s, now))?;
+        }
+        Ok(())
+    }
+}
+
+/// The throttle keys of an attempt: the account first, then the client address if known.
+fn throttle_keys(username: &str, context: &RequestContext) -> Vec<(ThrottleKind, TokenDigest)> {
+    let mut keys = vec![(
+        ThrottleKind::Account,
+        throttle_key(ThrottleKind::Account, username),
+    )];
+    if let Some(addr) = &context.remote_addr {
+        keys.push((
+            ThrottleKind::Address,
+            throttle_key(ThrottleKind::Address, addr),
+        ));
+    }
+    keys
 }
 
 fn not_found(e: RepositoryError, id: &UserId) -> UserError {

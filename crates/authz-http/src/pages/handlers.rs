@@ -630,6 +630,22 @@ async fn signin_post(req: HttpRequest, state: State, body: web::Bytes) -> HttpRe
                 Some(INVALID_CREDENTIALS_MESSAGE),
             )
         }
+        Ok(Err(SignInError::Throttled {
+            retry_after_secs,
+            locked,
+        })) => {
+            let message = crate::pages::throttle::message(retry_after_secs, locked);
+            let page = signin_page(
+                &state,
+                &id,
+                &pending,
+                &client,
+                &pre,
+                &username,
+                Some(&message),
+            );
+            return crate::pages::throttle::too_many(page, retry_after_secs);
+        }
         Ok(Err(e)) => return refused(&state, fault(&pending.request, e)),
         Err(e) => return refused(&state, fault(&pending.request, e)),
     };

@@ -81,6 +81,7 @@ mod security;
 pub mod templates;
 #[cfg(test)]
 mod tests;
+mod throttle;
 
 use std::path::PathBuf;
 use std::sync::Arc;
