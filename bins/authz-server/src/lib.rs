@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod kek;
+mod maintenance;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

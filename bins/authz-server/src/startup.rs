@@ -9,10 +9,13 @@ use actix_web::HttpServer;
 use anyhow::Context as _;
 use authz_domain::administration::AdminService;
 use authz_domain::authorization::AuthorizationService;
+use authz_domain::clients::UsageRecorder;
 use authz_domain::clock::{Clock, SystemClock};
 use authz_domain::credentials::{CredentialIssuer, RandomSource, SecretHasher, SystemRandomSource};
 use authz_domain::keys::{KeyService, SharedKeyRing, SigningKeyRepository};
-use authz_domain::registration::RegistrationService;
+use authz_domain::registration::{
+    Idempotency, InitialAccess, RegistrationService, StaleClientExpiry,
+};
 use authz_domain::token::{
     ClientAuthenticator, GrantRevocation, TokenService, TokenStores, VerifiedSecrets,
 };
@@ -21,8 +24,8 @@ use authz_http::pages::{self, PagesState};
 use authz_http::{build_app, AppState};
 use authz_storage::clients::DieselClientRepository;
 use authz_storage::{
-    Database, DieselAuditLog, DieselAuthorizationStore, DieselSigningKeys, DieselTokenStore,
-    DieselUserStore,
+    Database, DieselAuditLog, DieselAuthorizationStore, DieselIdempotencyStore, DieselSigningKeys,
+    DieselTokenStore, DieselUserStore,
 };
 
 use crate::settings::Settings;
@@ -68,6 +71,8 @@ pub struct Services {
     pub clients: Arc<DieselClientRepository>,
     /// The group-commit writer of read and refusal audit records; flush it before exiting.
     pub audit: Arc<DieselAuditLog>,
+    /// Stale-client expiry (`[registration.expiry]`), run by the maintenance thread.
+    pub stale_clients: StaleClientExpiry,
 }
 
 impl Services {
@@ -83,13 +88,34 @@ impl Services {
         let audit =
             Arc::new(DieselAuditLog::start(database.clone()).context("starting the audit writer")?);
         let repo = Arc::new(DieselClientRepository::new(database.clone()));
-        let registration = RegistrationService::new(
+        let usage = Arc::new(UsageRecorder::new(
+            repo.clone(),
+            clock.clone(),
+            settings.registration.last_used_interval_secs,
+        ));
+        let mut registration = RegistrationService::new(
             repo.clone(),
             audit.clone(),
             policy,
             credentials.clone(),
             clock.clone(),
-        );
+        )
+        .with_usage(usage.clone())
+        .with_initial_access(InitialAccess {
+            mode: settings.registration_mode(),
+            store: repo.clone(),
+        });
+        if let Some(policy) = settings.idempotency_policy() {
+            let store = Arc::new(DieselIdempotencyStore::new(database.clone()));
+            registration = registration.with_idempotency(Idempotency::new(
+                store,
+                clock.clone(),
+                rng.clone(),
+                policy,
+            ));
+        }
+        let stale_clients =
+            StaleClientExpiry::new(repo.clone(), clock.clone(), settings.expiry_policy()?);
         // Disabling a user or rotating a client's secret away ends their grants for good.
         let token_store = Arc::new(DieselTokenStore::new(database.clone()));
         let grants = Arc::new(GrantRevocation::new(token_store.clone(), clock.clone()));
@@ -169,7 +195,8 @@ impl Services {
             100_000,
         )?);
         let client_auth =
-            ClientAuthenticator::new(repo.clone(), hasher, clock.clone(), verified, rng.as_ref())?;
+            ClientAuthenticator::new(repo.clone(), hasher, clock.clone(), verified, rng.as_ref())?
+                .with_usage(usage);
         let tokens = TokenService::new(
             client_auth,
             TokenStores {
@@ -196,6 +223,7 @@ impl Services {
             key_ring,
             clients: repo,
             audit,
+            stale_clients,
         })
     }
 
@@ -211,6 +239,10 @@ impl Services {
             self.tokens.purge_expired().map_err(anyhow::Error::from),
             self.users
                 .purge_expired_sessions()
+                .map_err(anyhow::Error::from),
+            self.registration
+                .idempotency()
+                .map_or(Ok(0), |i| i.purge_expired(1_000))
                 .map_err(anyhow::Error::from),
         ];
         let errors: Vec<String> = results
@@ -278,6 +310,7 @@ fn spawn_maintenance(services: Services, settings: &Settings) -> std::sync::mpsc
                 if let Err(e) = services.purge_expired() {
                     tracing::warn!(error = %e, "purging expired authorization state");
                 }
+                crate::maintenance::expire_stale_clients(&services.stale_clients);
             }
         });
     if let Err(e) = spawned {

@@ -2,6 +2,7 @@
 //! file per command family; `main.rs` only calls [`main`].
 
 mod admin_token;
+mod initial_access_token;
 mod keys;
 mod migrate;
 mod serve;
@@ -44,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: admin_token::AdminTokenCommand,
     },
+    /// Manage initial access tokens (RFC 7591 §3) for POST /register.
+    InitialAccessToken {
+        #[command(subcommand)]
+        command: initial_access_token::InitialAccessTokenCommand,
+    },
     /// Manage local user accounts (the people who sign in).
     User {
         #[command(subcommand)]
@@ -83,6 +89,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let database = open_database(&settings)?;
             let services = Services::build(&settings, &database)?;
             let result = admin_token::run(&services.admin, command);
+            services.audit.flush();
+            result
+        }
+        Command::InitialAccessToken { command } => {
+            telemetry::init(&settings.logging)?;
+            let database = open_database(&settings)?;
+            let services = Services::build(&settings, &database)?;
+            let result = initial_access_token::run(&services.admin, command);
             services.audit.flush();
             result
         }

@@ -11,6 +11,7 @@ mod limits;
 mod logging;
 mod pages;
 mod registration;
+mod registration_trust;
 mod server;
 mod tokens;
 mod users;

@@ -16,5 +16,6 @@ mod management;
 mod openapi;
 mod registration;
 mod registration_errors;
+mod registration_trust;
 mod tokens;
 mod users_cli;

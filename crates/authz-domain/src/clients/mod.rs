@@ -9,6 +9,7 @@ mod policy;
 mod ports;
 mod redirect_uri;
 mod software_statement;
+mod usage;
 
 pub use client::{
     search_key, Client, ClientOrigin, ClientSettings, PreviousSecret, RegistrationTokenRecord,
@@ -21,6 +22,7 @@ pub use ports::ClientRepository;
 pub(crate) use redirect_uri::parse_web_uri;
 pub use redirect_uri::{RedirectUri, RedirectUriKind, RedirectUriPolicy};
 pub use software_statement::{SoftwareStatementPolicy, TrustedIssuer};
+pub use usage::{ClientUsageStore, UsageRecorder, MAX_REMEMBERED_CLIENTS};
 
 /// Re-exported so embedders can build [`TrustedIssuer`] keys without naming the crate.
 pub use jsonwebtoken::{errors::Error as JwtError, Algorithm as JwtAlgorithm, DecodingKey};
