@@ -11,6 +11,7 @@ mod cors;
 mod discovery;
 mod durability;
 mod helpers;
+mod initial_access_cli;
 mod keys_cli;
 mod management;
 mod openapi;

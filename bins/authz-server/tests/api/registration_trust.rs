@@ -181,13 +181,15 @@ on_both_backends! {
         let app = spawn_app(backend).await;
         assert_eq!(register_with(&app, &public_client(), None, None).await.status(), 201);
         assert_error(register_with(&app, &public_client(), Some("iat_forged"), None).await, 401, "invalid_token").await;
+        // Another kind of credential (a client resending an access token) is not looked at.
+        assert_eq!(register_with(&app, &public_client(), Some("eyJhbGciOiJFUzI1NiJ9.e30.sig"), None).await.status(), 201);
         let admin = admin_token(&app, "client:create client:read");
         let (_, iat) = create_iat(&app, &admin, &json!({"expires_in": 600, "policy": {"allowed_scopes": ["mcp:tools"]}})).await;
         let mut greedy = public_client();
         greedy["scope"] = json!("files:write");
         assert_error(register_with(&app, &greedy, Some(&iat), None).await, 400, "invalid_client_metadata").await;
         assert_eq!(register_with(&app, &public_client(), Some(&iat), None).await.status(), 201);
-        assert_eq!(app.counts().0, 2);
+        assert_eq!(app.counts().0, 3);
     }
 
     async fn concurrent_registrations_never_overspend_an_initial_access_token(backend: Backend) {

@@ -1,8 +1,8 @@
 //! Initial access tokens (RFC 7591 §3): bearer tokens an administrator hands out so that only
 //! their holders may register, or so that their registrations are told apart from anonymous ones.
 //!
-//! `registration.mode = "open"` accepts registrations without a token (one presented anyway is
-//! checked and its policy applied); `"initial_access_token"` refuses them with `401` and an RFC 6750
+//! `registration.mode = "open"` accepts registrations without a token (an `iat_…` token presented
+//! anyway is checked and its policy applied; other `Authorization` headers are ignored); `"initial_access_token"` refuses them with `401` and an RFC 6750
 //! `Bearer` challenge. A token has an expiry, an optional number of uses and an optional policy
 //! (the scopes and grant types its registrations may ask for). Only its SHA-256 digest is stored;
 //! a use is spent in the transaction that stores the client, so concurrent registrations never
@@ -423,6 +423,14 @@ impl RegistrationService {
         };
         let presented = match (token, mode, &self.initial_access) {
             (PresentedToken::Missing, RegistrationMode::Open, _) => return Ok(None),
+            // Open registration ignores credentials that are not initial access tokens (some
+            // clients send an unrelated Authorization header); an `iat_…` token is always checked.
+            (PresentedToken::Malformed(_), RegistrationMode::Open, _) => return Ok(None),
+            (PresentedToken::Bearer(t), RegistrationMode::Open, _)
+                if !t.expose_secret().starts_with(INITIAL_ACCESS_TOKEN_PREFIX) =>
+            {
+                return Ok(None)
+            }
             (PresentedToken::Missing, RegistrationMode::InitialAccessToken, _) => {
                 self.audit().record(
                     AuditEvent::new(now, AuditAction::ClientRegistered, "anonymous", context)
@@ -618,5 +626,124 @@ impl AdminService {
     ) -> Result<(), RegistrationError> {
         let admin = self.authenticate(admin_token, AdminScope::ClientCreate, context)?;
         self.withdraw_initial_access_token(&admin.actor(), id, context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn metadata(body: Value) -> ClientMetadata {
+        ClientMetadata::from_request(
+            body.as_object().expect("object"),
+            &crate::clients::RegistrationPolicy::default(),
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn policies_parse_naming_the_member_and_restrict_scope_and_grants() {
+        let policy = InitialAccessPolicy::from_json(
+            "policy",
+            &json!({"allowed_scopes": ["mcp:tools"], "allowed_grant_types": ["authorization_code", "refresh_token"]}),
+        )
+        .expect("valid");
+        let ok = metadata(json!({
+            "redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none", "scope": "mcp:tools"
+        }));
+        policy.check(&ok).expect("allowed");
+        let greedy = metadata(json!({
+            "redirect_uris": ["http://127.0.0.1:1/cb"], "token_endpoint_auth_method": "none", "scope": "mcp:tools admin"
+        }));
+        let err = policy.check(&greedy).expect_err("refused").to_string();
+        assert!(err.starts_with("scope: \"admin\" is not allowed"), "{err}");
+        let narrow = InitialAccessPolicy::from_json(
+            "policy",
+            &json!({"allowed_grant_types": ["authorization_code"]}),
+        )
+        .expect("valid");
+        let err = narrow
+            .check(&ok)
+            .expect_err("refresh_token refused")
+            .to_string();
+        assert!(err.starts_with("grant_types: \"refresh_token\""), "{err}");
+        for (bad, needle) in [
+            (json!([]), "expected an object"),
+            (
+                json!({"allowed_scopes": "mcp:tools"}),
+                "policy.allowed_scopes: expected an array",
+            ),
+            (
+                json!({"allowed_scopes": ["a b"]}),
+                "\"a b\" is not a scope token",
+            ),
+            (
+                json!({"allowed_grant_types": ["implicit"]}),
+                "\"implicit\" is not a grant type",
+            ),
+            (json!({"scopes": []}), "unknown member \"scopes\""),
+        ] {
+            let err = InitialAccessPolicy::from_json("policy", &bad)
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn token_states_follow_revocation_expiry_and_uses() {
+        let mut t = InitialAccessToken {
+            id: "iat-x".into(),
+            digest: TokenDigest::of("iat_x"),
+            description: None,
+            created_by: "cli".into(),
+            created_at: 0,
+            expires_at: 100,
+            max_uses: Some(2),
+            uses_remaining: Some(1),
+            policy: InitialAccessPolicy::default(),
+            revoked_at: None,
+        };
+        assert_eq!(t.state(99), "active");
+        assert_eq!(t.state(100), "expired");
+        t.uses_remaining = Some(0);
+        assert_eq!(t.state(50), "used_up");
+        t.revoked_at = Some(10);
+        assert_eq!(t.state(50), "revoked");
+    }
+
+    #[test]
+    fn creation_requests_are_checked_member_by_member() {
+        let parse = |v: Value| NewInitialAccessToken::from_json(v.as_object().expect("object"));
+        let new =
+            parse(json!({"expires_in": 60, "max_uses": null, "description": "ci"})).expect("valid");
+        assert_eq!((new.expires_in, new.max_uses), (60, None));
+        for (bad, needle) in [
+            (json!({}), "expires_in: required"),
+            (
+                json!({"expires_in": 31_622_401}),
+                "expires_in: 31622401 is out of range",
+            ),
+            (
+                json!({"expires_in": -1}),
+                "expires_in: expected a whole number",
+            ),
+            (
+                json!({"expires_in": 60, "max_uses": 0}),
+                "max_uses: 0 is out of range",
+            ),
+            (
+                json!({"expires_in": 60, "description": "a\u{0007}b"}),
+                "description:",
+            ),
+            (
+                json!({"expires_in": 60, "extra": 1}),
+                "unknown member \"extra\"",
+            ),
+        ] {
+            let err = parse(bad.clone()).expect_err("refused").to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
     }
 }
