@@ -15,6 +15,7 @@ use super::models::{NewClientRow, NewTokenRow};
 use super::repository::{
     delete_client_rows, insert_audit, insert_client, DieselClientRepository, TxError,
 };
+use crate::database::native;
 use crate::error::repo_err;
 use crate::schema::{client_activity, clients, initial_access_tokens as iat};
 
@@ -110,11 +111,12 @@ impl InitialAccessTokenStore for DieselClientRepository {
         let row = self
             .db
             .read(|conn| {
-                iat::table
+                // Every registration with a token runs this: on a cached native statement.
+                native!(conn, |c| iat::table
                     .filter(iat::token_digest.eq(digest.as_bytes().as_slice()))
                     .select(InitialAccessTokenRow::as_select())
-                    .first(conn)
-                    .optional()
+                    .first(c)
+                    .optional())
             })
             .map_err(repo_err)?;
         row.map(InitialAccessTokenRow::into_token).transpose()
@@ -169,26 +171,27 @@ impl InitialAccessTokenStore for DieselClientRepository {
             .write(|conn| {
                 // One conditional statement spends a use: concurrent registrations queue on the
                 // row (PostgreSQL) or the write lock (SQLite), and the last use goes to one.
-                let usable = iat::table
-                    .find(token_id)
-                    .filter(iat::revoked_at.is_null())
-                    .filter(iat::expires_at.gt(now));
-                let spent = diesel::update(usable)
-                    .filter(iat::uses_remaining.is_null().or(iat::uses_remaining.gt(0)))
-                    .set(iat::uses_remaining.eq(iat::uses_remaining - 1))
-                    .execute(conn)?;
+                let spent = native!(&mut *conn, |c| diesel::update(
+                    iat::table
+                        .find(token_id)
+                        .filter(iat::revoked_at.is_null())
+                        .filter(iat::expires_at.gt(now))
+                        .filter(iat::uses_remaining.is_null().or(iat::uses_remaining.gt(0)))
+                )
+                .set(iat::uses_remaining.eq(iat::uses_remaining - 1))
+                .execute(c))?;
                 if spent == 0 {
                     return Err(TxError::Refused(RepositoryError::Stale(format!(
                         "initial access token {token_id} is no longer usable"
                     ))));
                 }
                 insert_client(conn, &row, &token_row)?;
-                diesel::insert_into(client_activity::table)
+                native!(&mut *conn, |c| diesel::insert_into(client_activity::table)
                     .values((
                         client_activity::client_id.eq(&client.client_id),
                         client_activity::initial_access_token_id.eq(token_id),
                     ))
-                    .execute(conn)?;
+                    .execute(c))?;
                 insert_audit(conn, audit)
             })
             .map_err(Into::into)
