@@ -7,6 +7,7 @@ pub mod cli;
 pub mod connection;
 pub mod connections;
 pub mod kek;
+mod maintenance;
 pub mod readiness;
 pub mod settings;
 pub mod startup;

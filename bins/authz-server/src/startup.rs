@@ -8,10 +8,13 @@ use actix_web::dev::Server;
 use anyhow::Context as _;
 use authz_domain::administration::AdminService;
 use authz_domain::authorization::AuthorizationService;
+use authz_domain::clients::UsageRecorder;
 use authz_domain::clock::{Clock, SystemClock};
 use authz_domain::credentials::{CredentialIssuer, RandomSource, SecretHasher, SystemRandomSource};
 use authz_domain::keys::{KeyService, SharedKeyRing, SigningKeyRepository};
-use authz_domain::registration::RegistrationService;
+use authz_domain::registration::{
+    Idempotency, InitialAccess, RegistrationService, StaleClientExpiry,
+};
 use authz_domain::token::{
     ClientAuthenticator, GrantRevocation, TokenService, TokenStores, VerifiedSecrets,
 };
@@ -20,8 +23,8 @@ use authz_http::pages::{self, PagesState};
 use authz_http::{build_app, AppState};
 use authz_storage::clients::DieselClientRepository;
 use authz_storage::{
-    Database, DieselAuditLog, DieselAuthorizationStore, DieselSignInThrottle, DieselSigningKeys,
-    DieselTokenStore, DieselUserStore,
+    Database, DieselAuditLog, DieselAuthorizationStore, DieselIdempotencyStore,
+    DieselSignInThrottle, DieselSigningKeys, DieselTokenStore, DieselUserStore,
 };
 
 use crate::settings::Settings;
@@ -67,6 +70,8 @@ pub struct Services {
     pub clients: Arc<DieselClientRepository>,
     /// The group-commit writer of read and refusal audit records; flush it before exiting.
     pub audit: Arc<DieselAuditLog>,
+    /// Stale-client expiry (`[registration.expiry]`), run by the maintenance thread.
+    pub stale_clients: StaleClientExpiry,
 }
 
 impl Services {
@@ -87,13 +92,34 @@ impl Services {
             .context("starting the audit writer")?,
         );
         let repo = Arc::new(DieselClientRepository::new(database.clone()));
-        let registration = RegistrationService::new(
+        let usage = Arc::new(UsageRecorder::new(
+            repo.clone(),
+            clock.clone(),
+            settings.registration.last_used_interval_secs,
+        ));
+        let mut registration = RegistrationService::new(
             repo.clone(),
             audit.clone(),
             policy,
             credentials.clone(),
             clock.clone(),
-        );
+        )
+        .with_usage(usage.clone())
+        .with_initial_access(InitialAccess {
+            mode: settings.registration_mode(),
+            store: repo.clone(),
+        });
+        if let Some(policy) = settings.idempotency_policy() {
+            let store = Arc::new(DieselIdempotencyStore::new(database.clone()));
+            registration = registration.with_idempotency(Idempotency::new(
+                store,
+                clock.clone(),
+                rng.clone(),
+                policy,
+            ));
+        }
+        let stale_clients =
+            StaleClientExpiry::new(repo.clone(), clock.clone(), settings.expiry_policy()?);
         // Disabling a user or rotating a client's secret away ends their grants for good.
         let token_store = Arc::new(DieselTokenStore::new(database.clone()));
         let grants = Arc::new(GrantRevocation::new(token_store.clone(), clock.clone()));
@@ -180,7 +206,8 @@ impl Services {
             100_000,
         )?);
         let client_auth =
-            ClientAuthenticator::new(repo.clone(), hasher, clock.clone(), verified, rng.as_ref())?;
+            ClientAuthenticator::new(repo.clone(), hasher, clock.clone(), verified, rng.as_ref())?
+                .with_usage(usage);
         let tokens = TokenService::new(
             client_auth,
             TokenStores {
@@ -207,6 +234,7 @@ impl Services {
             key_ring,
             clients: repo,
             audit,
+            stale_clients,
         })
     }
 
@@ -222,6 +250,10 @@ impl Services {
             self.tokens.purge_expired().map_err(anyhow::Error::from),
             self.users
                 .purge_expired_sessions()
+                .map_err(anyhow::Error::from),
+            self.registration
+                .idempotency()
+                .map_or(Ok(0), |i| i.purge_expired(1_000))
                 .map_err(anyhow::Error::from),
         ];
         let errors: Vec<String> = results
@@ -301,6 +333,7 @@ fn spawn_maintenance(services: Services, settings: &Settings) -> std::sync::mpsc
                         Err(e) => tracing::warn!(error = %e, "purging old audit records"),
                     }
                 }
+                crate::maintenance::expire_stale_clients(&services.stale_clients);
             }
         });
     if let Err(e) = spawned {

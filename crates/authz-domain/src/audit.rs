@@ -68,6 +68,12 @@ pub enum AuditAction {
     SigningKeyRotated,
     /// A signing key stopped signing and will leave the JWK Set once its tokens expire.
     SigningKeyRetired,
+    /// An initial access token (RFC 7591 §3) was created.
+    InitialAccessTokenCreated,
+    /// An initial access token was revoked.
+    InitialAccessTokenRevoked,
+    /// A dynamically registered client unused for too long was deleted (stale-client expiry).
+    ClientExpired,
 }
 
 impl AuditAction {
@@ -102,6 +108,9 @@ impl AuditAction {
         Self::SigningKeyCreated,
         Self::SigningKeyRotated,
         Self::SigningKeyRetired,
+        Self::InitialAccessTokenCreated,
+        Self::InitialAccessTokenRevoked,
+        Self::ClientExpired,
     ];
 
     /// The stored name.
@@ -136,6 +145,9 @@ impl AuditAction {
             Self::SigningKeyCreated => "key.created",
             Self::SigningKeyRotated => "key.rotated",
             Self::SigningKeyRetired => "key.retired",
+            Self::InitialAccessTokenCreated => "initial_access_token.created",
+            Self::InitialAccessTokenRevoked => "initial_access_token.revoked",
+            Self::ClientExpired => "client.expired",
         }
     }
 

@@ -10,6 +10,7 @@ mod authorization;
 pub mod clients;
 mod database;
 mod error;
+mod idempotency;
 mod keys;
 pub mod schema;
 #[cfg(feature = "test-support")]
@@ -24,6 +25,7 @@ pub use database::{
     redact_url, Backend, Database, DatabaseOptions, DbConnection, SqliteSynchronous,
 };
 pub use error::StorageError;
+pub use idempotency::DieselIdempotencyStore;
 pub use keys::DieselSigningKeys;
 pub use throttle::DieselSignInThrottle;
 pub use tokens::DieselTokenStore;

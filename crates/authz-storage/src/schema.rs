@@ -201,6 +201,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    client_activity (client_id) {
+        client_id -> Text,
+        last_used_at -> Nullable<BigInt>,
+        initial_access_token_id -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(client_activity -> clients (client_id));
+
+diesel::table! {
+    initial_access_tokens (id) {
+        id -> Text,
+        token_digest -> Binary,
+        description -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        max_uses -> Nullable<BigInt>,
+        uses_remaining -> Nullable<BigInt>,
+        policy -> Nullable<Text>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    idempotency_records (lookup) {
+        lookup -> Binary,
+        fingerprint -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        status -> Nullable<BigInt>,
+        sealed_response -> Nullable<Binary>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
     registration_access_tokens,
@@ -217,5 +253,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_families,
     refresh_tokens,
     revoked_access_tokens,
-    sign_in_throttle
+    sign_in_throttle,
+    client_activity,
+    initial_access_tokens,
+    idempotency_records
 );

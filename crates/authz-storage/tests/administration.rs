@@ -296,7 +296,11 @@ on_both_backends! {
         assert_eq!(created.events.len(), 1);
         assert_eq!(created.events[0].action, "client.created");
         assert_eq!(created.events[0].actor, "admin:ops");
-        // Last use: the newest successful call with the client's own token.
+        // Last use: the `client_activity` column, not the audit trail (the reads above do not
+        // count until recorded as use).
+        assert_eq!(repo.last_used("abc").expect("ok"), None);
+        use authz_domain::clients::ClientUsageStore as _;
+        assert!(repo.record_use("abc", 1_800_000_003, 1_800_000_003 - 300).expect("recorded"));
         assert_eq!(repo.last_used("abc").expect("ok"), Some(1_800_000_003));
         assert_eq!(repo.last_used("def").expect("ok"), None);
     };

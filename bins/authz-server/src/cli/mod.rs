@@ -3,6 +3,7 @@
 
 mod admin_token;
 mod database;
+mod initial_access_token;
 mod keys;
 mod migrate;
 mod serve;
@@ -44,6 +45,11 @@ enum Command {
     AdminToken {
         #[command(subcommand)]
         command: admin_token::AdminTokenCommand,
+    },
+    /// Manage initial access tokens (RFC 7591 §3) for POST /register.
+    InitialAccessToken {
+        #[command(subcommand)]
+        command: initial_access_token::InitialAccessTokenCommand,
     },
     /// Manage local user accounts (the people who sign in).
     User {
@@ -92,6 +98,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::AdminToken { command } => with_services(&settings, |services| {
             admin_token::run(&services.admin, command)
+        }),
+        Command::InitialAccessToken { command } => with_services(&settings, |services| {
+            initial_access_token::run(&services.admin, command)
         }),
         Command::User { command } => {
             with_services(&settings, |services| users::run(&services.users, command))

@@ -14,6 +14,7 @@ mod logging;
 mod pages;
 mod rate_limits;
 mod registration;
+mod registration_trust;
 mod server;
 mod tokens;
 mod users;

@@ -58,6 +58,18 @@ pub struct RegistrationSettings {
     /// `[registration.software_statement]`.
     #[garde(dive)]
     pub software_statement: SoftwareStatementSettings,
+    /// `"open"`, or `"initial_access_token"`: only holders of an initial access token register.
+    #[garde(custom(super::registration_trust::registration_mode))]
+    pub mode: String,
+    /// Fewest seconds between two writes of one client's `last_used_at` (1 to 86,400).
+    #[garde(range(min = 1, max = 86_400))]
+    pub last_used_interval_secs: u64,
+    /// `[registration.idempotency]`.
+    #[garde(dive)]
+    pub idempotency: super::registration_trust::IdempotencySettings,
+    /// `[registration.expiry]`.
+    #[garde(dive)]
+    pub expiry: super::registration_trust::ExpirySettings,
 }
 
 /// `[registration.software_statement]`.

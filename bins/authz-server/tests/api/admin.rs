@@ -1152,6 +1152,8 @@ async fn openapi_documents_every_administration_route() {
         ),
         ("/admin/clients/{client_id}/secret", vec!["post"]),
         ("/admin/clients/{client_id}/unlock", vec!["post"]),
+        ("/admin/initial-access-tokens", vec!["get", "post"]),
+        ("/admin/initial-access-tokens/{id}", vec!["delete"]),
         ("/admin/users", vec!["get", "post"]),
         ("/admin/users/{user_id}", vec!["get"]),
         ("/admin/users/{user_id}/disable", vec!["post"]),

@@ -103,8 +103,14 @@ fn with_password(url: &str, password: &str) -> (String, String) {
             let existing = user.split_once(':').map(|(_, p)| p).unwrap_or_default();
             (url.to_owned(), existing.to_owned())
         }
-        Some((user, host)) => (format!("{scheme}://{user}:{password}@{host}"), password.to_owned()),
-        None => (format!("{scheme}://postgres:{password}@{rest}"), password.to_owned()),
+        Some((user, host)) => (
+            format!("{scheme}://{user}:{password}@{host}"),
+            password.to_owned(),
+        ),
+        None => (
+            format!("{scheme}://postgres:{password}@{rest}"),
+            password.to_owned(),
+        ),
     }
 }
 

@@ -15,7 +15,8 @@ pub trait ClientAdministration: Send + Sync + Debug {
     /// A page of clients matching `query`, with the number of all matches.
     fn search(&self, query: &ClientQuery) -> Result<ClientPage, RepositoryError>;
 
-    /// When the client last used its registration access token successfully (Unix seconds).
+    /// When the client last authenticated (Unix seconds): `clients.last_used_at`, kept by
+    /// [`UsageRecorder`](crate::clients::UsageRecorder).
     fn last_used(&self, client_id: &str) -> Result<Option<i64>, RepositoryError>;
 
     /// A page of audit events, newest first.

@@ -598,7 +598,8 @@ pub struct AuditPage {
 pub struct ClientDetails {
     /// The client (its secret only as a hash, which is never shown).
     pub client: Client,
-    /// When it last used its registration access token successfully.
+    /// When it last authenticated (token endpoint or RFC 7592), at the granularity of
+    /// `registration.last_used_interval_secs`.
     pub last_used_at: Option<i64>,
 }
 
@@ -671,6 +672,11 @@ impl AdminService {
             policy,
             grants: None,
         }
+    }
+
+    /// The registration use cases this administration works through.
+    pub(crate) fn registration_service(&self) -> &RegistrationService {
+        &self.registration
     }
 
     /// The policy in force.
@@ -814,6 +820,7 @@ impl AdminService {
                     chosen_id: chosen,
                     settings,
                     substitutions: parsed.substitutions,
+                    spend: None,
                 },
                 now,
                 context,

@@ -12,6 +12,7 @@ mod redirect_uri;
 mod software_statement;
 mod substitution;
 mod uri_agreement;
+mod usage;
 
 pub use client::{
     search_key, Client, ClientOrigin, ClientSettings, PreviousSecret, RegistrationTokenRecord,
@@ -26,6 +27,7 @@ pub use redirect_uri::{RedirectUri, RedirectUriKind, RedirectUriPolicy};
 pub use software_statement::{SoftwareStatementPolicy, TrustedIssuer};
 pub(crate) use substitution::audit_detail as substitution_detail;
 pub use substitution::Substitution;
+pub use usage::{ClientUsageStore, UsageRecorder, MAX_REMEMBERED_CLIENTS};
 
 /// Re-exported so embedders can build [`TrustedIssuer`] keys without naming the crate.
 pub use jsonwebtoken::{errors::Error as JwtError, Algorithm as JwtAlgorithm, DecodingKey};

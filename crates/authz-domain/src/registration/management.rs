@@ -284,6 +284,7 @@ impl RegistrationService {
                 found.token.client_id
             ))?);
         }
+        self.note_use(client_id);
         Ok(Authenticated {
             client,
             digest,

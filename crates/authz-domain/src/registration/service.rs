@@ -6,12 +6,16 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
+use super::idempotency::Idempotency;
+use super::initial_access::{InitialAccess, InitialAccessTokenStore};
 use crate::audit::AuditLog;
 use crate::audit::{AuditAction, AuditEvent, RequestContext};
 use crate::clients::ClientRepository;
 use crate::clients::RegistrationPolicy;
 use crate::clients::{substitution_detail, ClientMetadata, Substitution};
-use crate::clients::{Client, ClientOrigin, ClientSettings, RegistrationTokenRecord};
+use crate::clients::{
+    Client, ClientOrigin, ClientSettings, RegistrationTokenRecord, UsageRecorder,
+};
 use crate::clock::Clock;
 use crate::credentials::{CredentialIssuer, IssuedToken};
 use crate::error::{RegistrationError, RepositoryError};
@@ -49,6 +53,8 @@ pub(crate) struct NewClient<'a> {
     pub settings: ClientSettings,
     /// What the server registered instead of what was asked (RFC 7591 §3.2.1), for the audit.
     pub substitutions: Vec<Substitution>,
+    /// The initial access token whose use this registration spends, in the same transaction.
+    pub spend: Option<(&'a dyn InitialAccessTokenStore, &'a str)>,
 }
 
 /// Registration and self-management of clients over the storage ports.
@@ -83,6 +89,9 @@ pub struct RegistrationService {
     pub(super) policy: Arc<RegistrationPolicy>,
     pub(super) credentials: CredentialIssuer,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) usage: Option<Arc<UsageRecorder>>,
+    pub(super) initial_access: Option<Arc<InitialAccess>>,
+    pub(super) idempotency: Option<Arc<Idempotency>>,
 }
 
 impl RegistrationService {
@@ -100,6 +109,24 @@ impl RegistrationService {
             policy,
             credentials,
             clock,
+            usage: None,
+            initial_access: None,
+            idempotency: None,
+        }
+    }
+
+    /// The same service noting each successful RFC 7592 authentication in `usage`
+    /// (`last_used_at`).
+    pub fn with_usage(mut self, usage: Arc<UsageRecorder>) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// Notes that `client_id` authenticated. Failing to note it never fails the request: the
+    /// store logs it and the next use tries again.
+    pub(crate) fn note_use(&self, client_id: &str) {
+        if let Some(usage) = &self.usage {
+            let _ = usage.used(client_id);
         }
     }
 
@@ -149,6 +176,7 @@ impl RegistrationService {
                 chosen_id: None,
                 settings: ClientSettings::default(),
                 substitutions: parsed.substitutions,
+                spend: None,
             },
             now,
             context,
@@ -197,14 +225,26 @@ impl RegistrationService {
                 revision: 0,
             };
             let record = self.token_record(&token, &client.client_id, now);
+            let mut detail = format!(
+                "token_endpoint_auth_method={}",
+                client.metadata.token_endpoint_auth_method
+            );
+            if let Some((_, token_id)) = new.spend {
+                detail.push_str(&format!(" initial_access_token={token_id}"));
+            }
             let audit = AuditEvent::new(now, new.action, new.actor, context)
                 .client(&client.client_id)
                 .detail(format!(
-                    "token_endpoint_auth_method={}{}",
-                    client.metadata.token_endpoint_auth_method,
+                    "{detail}{}",
                     substitution_detail(&new.substitutions)
                 ));
-            match self.repo.create(&client, &record, &audit) {
+            let created = match new.spend {
+                Some((store, token_id)) => {
+                    store.create_client_spending(token_id, &client, &record, &audit)
+                }
+                None => self.repo.create(&client, &record, &audit),
+            };
+            match created {
                 Ok(()) => {
                     return Ok(RegisteredClient {
                         client,

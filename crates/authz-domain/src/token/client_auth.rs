@@ -22,7 +22,7 @@ use base64::Engine as _;
 use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::clients::{Client, ClientRepository};
+use crate::clients::{Client, ClientRepository, UsageRecorder};
 use crate::clock::Clock;
 use crate::credentials::{CredentialError, RandomSource, SecretHasher};
 use crate::error::RepositoryError;
@@ -293,6 +293,7 @@ pub struct ClientAuthenticator {
     /// The hash of a random secret nobody holds, verified against for unknown clients so that
     /// they cost what a wrong secret costs.
     dummy_hash: Arc<str>,
+    usage: Option<Arc<UsageRecorder>>,
 }
 
 impl ClientAuthenticator {
@@ -316,7 +317,25 @@ impl ClientAuthenticator {
             clock,
             verified,
             dummy_hash,
+            usage: None,
         })
+    }
+
+    /// The same authenticator noting each successful authentication in `usage` (`last_used_at`).
+    pub fn with_usage(mut self, usage: Arc<UsageRecorder>) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// The registered client, if `presented` authenticates it; a success is noted as the
+    /// client's use (see [`UsageRecorder`]).
+    pub fn authenticate(&self, presented: &PresentedClient) -> Result<Client, ClientAuthError> {
+        let client = self.verify(presented)?;
+        if let Some(usage) = &self.usage {
+            // Never fails the request: the store logs it and the next use tries again.
+            let _ = usage.used(&client.client_id);
+        }
+        Ok(client)
     }
 
     /// The client with this id, if it exists (no authentication).
@@ -324,12 +343,10 @@ impl ClientAuthenticator {
         self.clients.find(client_id)
     }
 
-    /// The registered client, if `presented` authenticates it.
-    ///
     /// `invalid_client` when the client is unknown or deleted, when it presented another method
     /// than its registered `token_endpoint_auth_method`, or when the secret is wrong or expired
     /// (a secret in its rotation grace period still verifies).
-    pub fn authenticate(&self, presented: &PresentedClient) -> Result<Client, ClientAuthError> {
+    fn verify(&self, presented: &PresentedClient) -> Result<Client, ClientAuthError> {
         let basic = presented.used_basic();
         let Some(client) = self.clients.find(presented.client_id())? else {
             // Same cost as a wrong secret, so timing does not tell which ids exist.

@@ -4,6 +4,7 @@
 
 pub mod dto;
 mod handlers;
+pub mod initial_access;
 pub mod users;
 
 use paperclip::actix::web;
@@ -41,6 +42,15 @@ pub fn configure(cfg: &mut web::ServiceConfig<'_>) {
             web::resource("/admin/clients/{client_id}/unlock").route(web::post().to(unlock_client)),
         )
         .service(web::resource("/admin/audit-events").route(web::get().to(audit_events)))
+        .service(
+            web::resource("/admin/initial-access-tokens")
+                .route(web::get().to(initial_access::list_initial_access_tokens))
+                .route(web::post().to(initial_access::create_initial_access_token)),
+        )
+        .service(
+            web::resource("/admin/initial-access-tokens/{id}")
+                .route(web::delete().to(initial_access::revoke_initial_access_token)),
+        )
         .service(
             web::resource("/admin/users")
                 .route(web::get().to(list_users))

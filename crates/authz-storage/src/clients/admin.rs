@@ -16,7 +16,8 @@ use super::repository::{gone, insert_audit, missing_or_stale, DieselClientReposi
 use crate::database::DbConnection;
 use crate::error::repo_err;
 use crate::schema::{
-    admin_tokens, audit_events, client_counts, clients, registration_access_tokens as tokens,
+    admin_tokens, audit_events, client_activity, client_counts, clients,
+    registration_access_tokens as tokens,
 };
 
 type Db = <DbConnection as diesel::Connection>::Backend;
@@ -109,18 +110,17 @@ impl ClientAdministration for DieselClientRepository {
     }
 
     fn last_used(&self, client_id: &str) -> Result<Option<i64>, RepositoryError> {
-        // Walks the client's events backwards on the (client_id, id) index.
+        // A column kept by `ClientUsageStore::record_use`: one primary-key read, however many
+        // audit records the client has.
         self.db
             .read(|conn| {
-                audit_events::table
-                    .filter(audit_events::client_id.eq(client_id))
-                    .filter(audit_events::actor.eq("client"))
-                    .filter(audit_events::succeeded.eq(true))
-                    .order(audit_events::id.desc())
-                    .select(audit_events::occurred_at)
-                    .first::<i64>(conn)
+                client_activity::table
+                    .find(client_id)
+                    .select(client_activity::last_used_at)
+                    .first::<Option<i64>>(conn)
                     .optional()
             })
+            .map(Option::flatten)
             .map_err(repo_err)
     }
 

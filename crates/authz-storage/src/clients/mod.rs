@@ -4,6 +4,8 @@
 mod admin;
 mod models;
 mod repository;
+mod trust;
+mod usage;
 
 pub(crate) use models::NewAuditRow;
 pub use repository::DieselClientRepository;

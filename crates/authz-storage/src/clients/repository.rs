@@ -12,7 +12,8 @@ use super::models::{ClientRow, NewAuditRow, NewClientRow, NewTokenRow, TokenRow}
 use crate::database::{native, Database, DbConnection};
 use crate::error::{diesel_err, repo_err, StorageError};
 use crate::schema::{
-    audit_events, clients, consents, deleted_clients, registration_access_tokens as tokens,
+    audit_events, client_activity, clients, consents, deleted_clients,
+    registration_access_tokens as tokens,
 };
 
 /// Why a transaction stopped; every variant rolls it back.
@@ -50,6 +51,52 @@ pub(crate) fn insert_audit(conn: &mut DbConnection, event: &AuditEvent) -> Resul
     native!(conn, |c| diesel::insert_into(audit_events::table)
         .values(&row)
         .execute(c))?;
+    Ok(())
+}
+
+/// Inserts a new client and its first registration access token, refusing an id ever issued
+/// before; part of the caller's transaction.
+pub(crate) fn insert_client(
+    conn: &mut DbConnection,
+    row: &NewClientRow<'_>,
+    token_row: &NewTokenRow<'_>,
+) -> Result<(), TxError> {
+    // Every registration runs these: on cached native statements (see `native!`).
+    let tombstones: i64 = native!(&mut *conn, |c| deleted_clients::table
+        .filter(deleted_clients::client_id.eq(row.client_id))
+        .count()
+        .get_result(c))?;
+    if tombstones > 0 {
+        return Err(revoked("the client id was issued before"));
+    }
+    native!(&mut *conn, |c| diesel::insert_into(clients::table)
+        .values(row)
+        .execute(c))?;
+    native!(&mut *conn, |c| diesel::insert_into(tokens::table)
+        .values(token_row)
+        .execute(c))?;
+    Ok(())
+}
+
+/// Deletes a client's tokens, consents and row (grants go by cascade) and keeps its id from
+/// being reissued; part of the caller's transaction, which has locked the row.
+pub(crate) fn delete_client_rows(
+    conn: &mut DbConnection,
+    client_id: &str,
+    at: i64,
+) -> Result<(), TxError> {
+    diesel::delete(tokens::table.filter(tokens::client_id.eq(client_id))).execute(conn)?;
+    // Remembered consents go with the client, in this transaction (`consents` has no foreign
+    // key to `clients`).
+    diesel::delete(consents::table.filter(consents::client_id.eq(client_id))).execute(conn)?;
+    diesel::delete(client_activity::table.find(client_id)).execute(conn)?;
+    diesel::delete(clients::table.find(client_id)).execute(conn)?;
+    diesel::insert_into(deleted_clients::table)
+        .values((
+            deleted_clients::client_id.eq(client_id),
+            deleted_clients::deleted_at.eq(at),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -113,20 +160,7 @@ impl ClientRepository for DieselClientRepository {
         let token_row = NewTokenRow::from_record(token);
         self.db
             .write(|conn| {
-                // Every registration runs these: on cached native statements (see `native!`).
-                let tombstones: i64 = native!(&mut *conn, |c| deleted_clients::table
-                    .filter(deleted_clients::client_id.eq(&client.client_id))
-                    .count()
-                    .get_result(c))?;
-                if tombstones > 0 {
-                    return Err(revoked("the client id was issued before"));
-                }
-                native!(&mut *conn, |c| diesel::insert_into(clients::table)
-                    .values(&row)
-                    .execute(c))?;
-                native!(&mut *conn, |c| diesel::insert_into(tokens::table)
-                    .values(&token_row)
-                    .execute(c))?;
+                insert_client(conn, &row, &token_row)?;
                 insert_audit(conn, audit)
             })
             .map_err(Into::into)
@@ -277,19 +311,7 @@ impl ClientRepository for DieselClientRepository {
                         ))));
                     }
                 }
-                diesel::delete(tokens::table.filter(tokens::client_id.eq(client_id)))
-                    .execute(conn)?;
-                // Remembered consents go with the client, in this transaction (`consents` has
-                // no foreign key to `clients`).
-                diesel::delete(consents::table.filter(consents::client_id.eq(client_id)))
-                    .execute(conn)?;
-                diesel::delete(clients::table.find(client_id)).execute(conn)?;
-                diesel::insert_into(deleted_clients::table)
-                    .values((
-                        deleted_clients::client_id.eq(client_id),
-                        deleted_clients::deleted_at.eq(audit.occurred_at),
-                    ))
-                    .execute(conn)?;
+                delete_client_rows(conn, client_id, audit.occurred_at)?;
                 insert_audit(conn, audit)
             })
             .map_err(Into::into)

@@ -1,0 +1,3 @@
+DROP TABLE idempotency_records;
+DROP TABLE initial_access_tokens;
+DROP TABLE client_activity;
