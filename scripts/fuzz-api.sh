@@ -31,6 +31,11 @@ cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 
 export AUTHZ__DATABASE__URL="sqlite://$work/authz.sqlite3" AUTHZ__LOGGING__LEVEL=warn
+# The fuzzer sends everything from one address: rate limits would answer most of it 429 and hide
+# the handlers from it (they have their own tests, tests/api/rate_limits.rs).
+export AUTHZ__RATE_LIMITS__ENABLED=false
+# Admin commands refuse a SQLite file that does not exist yet: create it first.
+"$binary" migrate >/dev/null 2>&1
 admin_token=$("$binary" admin-token create --name fuzz --scope "client:admin user:admin" 2>/dev/null)
 AUTHZ__SERVER__BIND=127.0.0.1:0 AUTHZ__SERVER__WORKERS=2 "$binary" >"$work/stdout" 2>"$work/stderr" &
 server_pid=$!

@@ -79,10 +79,13 @@ fn read_object(
         while let Some(chunk) = payload.next().await {
             let chunk = match chunk {
                 Ok(chunk) => chunk,
+                // A body that broke in transfer fails at once, like an oversized one: the
+                // connection is closing, and an answer that waits for a handler's blocking work
+                // (a deferred error) would find it closed.
                 Err(e) => {
-                    return Ok(Err(ApiError::InvalidRequest(
+                    return Err(ApiError::InvalidRequest(
                         crate::http_semantics::payload_error(&e),
-                    )))
+                    ))
                 }
             };
             if body.len() + chunk.len() > limit {
@@ -116,7 +119,8 @@ impl<T: 'static> FromRequest for JsonObject<T> {
 }
 
 /// Like [`JsonObject`], but a malformed body is kept for the handler to report (after it has
-/// checked credentials) instead of failing extraction. Only an oversized body fails at once.
+/// checked credentials) instead of failing extraction. Only an oversized body, or one that broke
+/// in transfer (a malformed chunk), fails at once.
 /// With `EMPTY_IS_OBJECT`, an empty body reads as an empty object (see [`OptionalJsonObject`]).
 pub struct DeferredJsonObject<T, const EMPTY_IS_OBJECT: bool = false> {
     /// The object's members, or why the body is not one.

@@ -80,7 +80,8 @@ async fn documented_routes(app: &TestApp, client_id: &str) -> Vec<(String, BTree
         }
         let concrete = path
             .replace("{client_id}", client_id)
-            .replace("{user_id}", "no-such-user");
+            .replace("{user_id}", "no-such-user")
+            .replace("{id}", "no-such-id");
         assert!(!concrete.contains('{'), "unfilled parameter in {path}");
         routes.push((concrete, allowed));
     }

@@ -7,7 +7,7 @@ use authz_storage::schema::initial_access_tokens;
 use authz_storage::test_support::TestDatabase;
 use diesel::prelude::*;
 
-use crate::cli::{server_command, start_server};
+use crate::cli::{ensure_exists, server_command, start_server};
 use crate::helpers::config_dir;
 
 /// Runs `authz-server initial-access-token ARGS`: (success, stdout, stderr).
@@ -53,6 +53,7 @@ fn register(base: &str, token: Option<&str>) -> u16 {
 #[test]
 fn tokens_made_on_the_command_line_gate_registration() {
     let db = TestDatabase::sqlite();
+    ensure_exists(&db);
     // Bad arguments are refused naming what is accepted, and create nothing.
     for (args, expected) in [
         (vec!["create", "--expires-in", "0"], "--expires-in"),
