@@ -16,7 +16,7 @@ use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpRequest};
+use actix_web::{Error, HttpMessage, HttpRequest};
 
 /// The middleware: wrap it innermost on the `App` (it must run before routing).
 pub async fn rfc9110(
@@ -24,8 +24,10 @@ pub async fn rfc9110(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     if req.method() == Method::HEAD {
-        // The codec remembers the request was HEAD and drops the body it is given.
+        // The codec remembers the request was HEAD and drops the body it is given; handlers
+        // whose GET changes state (a token rotated on read) ask [`was_head`].
         req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(WasHead);
     }
     let mut res = next.call(req).await?;
     match res.status() {
@@ -40,6 +42,15 @@ pub async fn rfc9110(
         _ => {}
     }
     Ok(res)
+}
+
+/// Marks a `HEAD` request that [`rfc9110`] routed as `GET`.
+#[derive(Debug, Clone, Copy)]
+struct WasHead;
+
+/// Whether the request arrived as `HEAD` (and is being answered as `GET` without a body).
+pub fn was_head(req: &HttpRequest) -> bool {
+    req.extensions().contains::<WasHead>()
 }
 
 /// `Allow` with `HEAD` added after `GET`, when `GET` is allowed and `HEAD` is not listed.

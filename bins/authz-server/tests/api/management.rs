@@ -411,6 +411,16 @@ async fn rotation_and_lifetime_are_configurable() {
         res["registration_access_token"], reg.token,
         "no rotation on update"
     );
+    // A HEAD (a link checker, a proxy) is safe: it reads but never rotates a token it would not
+    // show, so the client keeps its token.
+    let head = app
+        .http
+        .head(&reg.uri)
+        .header("authorization", format!("Bearer {}", reg.token))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(head.status().as_u16(), 200);
     let read: Value = get(&app, &reg.uri, Some(&format!("Bearer {}", reg.token)))
         .await
         .json()

@@ -59,12 +59,34 @@ impl RegistrationService {
         token: PresentedToken,
         context: &RequestContext,
     ) -> Result<RegisteredClient, RegistrationError> {
+        self.read_rotating(client_id, token, context, true)
+    }
+
+    /// Reads a registration for a `HEAD` request (RFC 9110 §9.3.2: safe, its answer is never
+    /// seen): the same checks and audit record as [`Self::read`], but the registration access
+    /// token is never rotated, since a rotated token the client cannot see would lock it out.
+    pub fn read_without_rotation(
+        &self,
+        client_id: &str,
+        token: PresentedToken,
+        context: &RequestContext,
+    ) -> Result<RegisteredClient, RegistrationError> {
+        self.read_rotating(client_id, token, context, false)
+    }
+
+    fn read_rotating(
+        &self,
+        client_id: &str,
+        token: PresentedToken,
+        context: &RequestContext,
+        may_rotate: bool,
+    ) -> Result<RegisteredClient, RegistrationError> {
         let now = self.clock.now();
         let action = AuditAction::ClientRead;
         for _ in 0..STALE_RETRIES {
             let auth = self.authenticate(client_id, &token, action, context, now)?;
             let event = AuditEvent::new(now, action, "client", context).client(client_id);
-            if !self.policy.credentials.rotate_registration_token_on_read {
+            if !(may_rotate && self.policy.credentials.rotate_registration_token_on_read) {
                 self.audit.record(event)?;
                 return Ok(RegisteredClient {
                     client: auth.client,

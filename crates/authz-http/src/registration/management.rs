@@ -39,7 +39,16 @@ pub async fn read(
     let service = state.registration.clone();
     let context = request_context(&req);
     let client_id = path.into_inner();
-    let result = web::block(move || service.read(&client_id, token.0, &context)).await??;
+    // A HEAD (routed here as GET) must not rotate a token whose new value nobody will see.
+    let head = crate::http_semantics::was_head(&req);
+    let result = web::block(move || {
+        if head {
+            service.read_without_rotation(&client_id, token.0, &context)
+        } else {
+            service.read(&client_id, token.0, &context)
+        }
+    })
+    .await??;
     Ok(respond(&state, result))
 }
 
