@@ -29,6 +29,12 @@ pub(super) fn base_url(value: &str, _: &()) -> garde::Result {
             "an issuer URL has no query or fragment (RFC 8414 §2)",
         ));
     }
+    // The issuer is published in metadata and in every token: credentials in it would be too.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(garde::Error::new(
+            "an issuer URL has no user information (user:password@); expected such as https://auth.example.com",
+        ));
+    }
     Ok(())
 }
 

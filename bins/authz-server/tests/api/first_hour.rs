@@ -337,6 +337,12 @@ fn configuration_errors_name_the_key_the_value_and_the_accepted_values() {
             ],
         ),
         (
+            // The issuer is published everywhere: credentials in it would be too.
+            "AUTHZ__SERVER__PUBLIC_BASE_URL",
+            "http://user:pw@127.0.0.1:8080/",
+            &["server.public_base_url", "no user information"],
+        ),
+        (
             "AUTHZ__SERVERS__BIND",
             "1",
             &[
