@@ -205,6 +205,31 @@ on_both_backends! {
         assert_eq!(list_iats(&app, &admin).await[0]["uses_remaining"], 0);
     }
 
+    async fn a_retry_after_the_last_use_of_an_initial_access_token_gets_the_first_answer(backend: Backend) {
+        // A single-use token and a lost response: the retry with the same key must still get the
+        // credentials, not "used up".
+        let app = spawn_app_with(backend, &[("registration.mode", "initial_access_token")]).await;
+        let admin = admin_token(&app, "client:create client:read");
+        let (_, iat) = create_iat(&app, &admin, &json!({"expires_in": 600, "max_uses": 1})).await;
+        let key = "5f0c2a9e-1d3b-4e6f-8a7b-9c0d1e2f3a4b";
+        let first = register_with(&app, &public_client(), Some(&iat), Some(key)).await;
+        assert_eq!(first.status(), 201);
+        let first = first.bytes().await.expect("body").to_vec();
+        let again = register_with(&app, &public_client(), Some(&iat), Some(key)).await;
+        assert_eq!(again.status(), 201);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.bytes().await.expect("body").to_vec(), first);
+        // Another key is a new registration: the token is used up. The key with another body is
+        // the key's own mismatch (422), as without a token.
+        let other = register_with(&app, &public_client(), Some(&iat), Some("another-key-0123456789")).await;
+        assert_eq!(other.status(), 401);
+        let mut changed = public_client();
+        changed["client_name"] = json!("Changed");
+        assert_eq!(register_with(&app, &changed, Some(&iat), Some(key)).await.status(), 422);
+        assert_eq!(register_with(&app, &public_client(), Some(&iat), None).await.status(), 401);
+        assert_eq!(app.counts().0, 1);
+    }
+
     async fn a_retry_with_the_same_key_gets_the_first_answer(backend: Backend) {
         let app = spawn_app(backend).await;
         let key = "8a3c4f0e-3b1d-4c55-9d1a-1f2e3d4c5b6a";

@@ -432,7 +432,10 @@ impl RegistrationService {
         key: Result<Option<IdempotencyKey>, IdempotencyError>,
         context: &RequestContext,
     ) -> Result<RegistrationOutcome, RegisterError> {
-        let initial_access = self.initial_access_token(&token, context)?;
+        let initial_access = match self.initial_access_token(&token, context) {
+            Ok(found) => found,
+            Err(refused) => return self.replay_after_last_use(refused, &token, request, &key),
+        };
         let request = request?;
         let key = key?;
         let ticket = match (key.as_ref(), self.idempotency()) {
@@ -462,6 +465,34 @@ impl RegistrationService {
                     let _ = idempotency.release(ticket);
                 }
                 Err(e.into())
+            }
+        }
+    }
+
+    /// A registration refused because its initial access token is used up may be the retry of
+    /// the one that spent the last use, whose answer was lost: with the same `Idempotency-Key`
+    /// and body it gets that stored answer; anything else gets the original refusal. Nothing is
+    /// left held: a fresh in-flight row is released at once.
+    fn replay_after_last_use(
+        &self,
+        refused: RegistrationError,
+        token: &PresentedToken,
+        request: Result<&Map<String, Value>, RegistrationError>,
+        key: &Result<Option<IdempotencyKey>, IdempotencyError>,
+    ) -> Result<RegistrationOutcome, RegisterError> {
+        let (Ok(request), Ok(Some(key)), Some(idempotency)) = (request, key, self.idempotency())
+        else {
+            return Err(refused.into());
+        };
+        let Some(token_id) = self.used_up_initial_access_token(token) else {
+            return Err(refused.into());
+        };
+        let scope = format!("initial_access_token:{token_id}");
+        match idempotency.begin(key, &scope, fingerprint(request))? {
+            Begun::Replay { status, body } => Ok(RegistrationOutcome::Replayed { status, body }),
+            Begun::Fresh(ticket) => {
+                let _ = idempotency.release(ticket);
+                Err(refused.into())
             }
         }
     }

@@ -467,6 +467,19 @@ impl RegistrationService {
         }
     }
 
+    /// The id of `token` when it is a genuine initial access token whose uses are all spent (not
+    /// revoked, not expired): a retry of the registration that spent its last use may still get
+    /// that registration's stored answer (`Idempotency-Key`). `None` for anything else.
+    pub(crate) fn used_up_initial_access_token(&self, token: &PresentedToken) -> Option<String> {
+        let (PresentedToken::Bearer(t), Some(access)) = (token, &self.initial_access) else {
+            return None;
+        };
+        let digest = TokenDigest::of(t.expose_secret());
+        let found = access.store.find_initial_access_token(&digest).ok()??;
+        (found.digest.ct_eq(&digest) && found.state(self.clock().now()) == "used_up")
+            .then_some(found.id)
+    }
+
     /// Registers a client (RFC 7591 §3.1) under `token`, an initial access token checked by
     /// [`Self::initial_access_token`] (or none in open mode): its policy applies on top of the
     /// server's, one use is spent in the client's own transaction, and the client remembers the
