@@ -18,13 +18,13 @@ use crate::extract::{request_context, AdminBearer, DeferredJsonObject, OptionalJ
 use crate::responses::{CreatedAt, Ok as JsonOk};
 use crate::AppState;
 
-fn deferred(
+pub(super) fn deferred(
     members: Result<serde_json::Map<String, serde_json::Value>, ApiError>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     members.map_err(|e| e.to_string())
 }
 
-fn as_request(
+pub(super) fn as_request(
     members: &Result<serde_json::Map<String, serde_json::Value>, String>,
 ) -> Result<&serde_json::Map<String, serde_json::Value>, RegistrationError> {
     members

@@ -3,12 +3,10 @@
 //! clients); listing needs `client:read`.
 
 use actix_web::{web, HttpRequest};
-use authz_domain::error::RegistrationError;
 use authz_domain::registration::{InitialAccessPolicy, InitialAccessToken};
 use paperclip::actix::{api_v2_operation, Apiv2Schema, NoContent};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::extract::{request_context, AdminBearer, DeferredJsonObject};
@@ -134,19 +132,21 @@ pub async fn create_initial_access_token(
 ) -> Result<CreatedAt<CreatedInitialAccessToken>, ApiError> {
     let service = state.admin.clone();
     let context = request_context(&req);
-    let members: Result<Map<String, Value>, String> = body.members.map_err(|e| e.to_string());
+    let members = super::handlers::deferred(body.members);
     let issued = web::block(move || {
-        let request = members
-            .as_ref()
-            .map_err(|e| RegistrationError::InvalidRequest(e.clone()));
-        service.create_initial_access_token(token.0, request, &context)
+        service.create_initial_access_token(
+            token.0,
+            super::handlers::as_request(&members),
+            &context,
+        )
     })
     .await??;
     tracing::info!(id = %issued.token.id, "initial access token created");
-    let base = state.settings.public_base_url.trim_end_matches('/');
     let now = state.clock.now();
     Ok(CreatedAt(
-        format!("{base}/admin/initial-access-tokens/{}", issued.token.id),
+        state
+            .settings
+            .url(&format!("/admin/initial-access-tokens/{}", issued.token.id)),
         CreatedInitialAccessToken {
             token: InitialAccessTokenBody::new(&issued.token, now),
             initial_access_token: issued.plaintext.expose_secret().to_owned(),
